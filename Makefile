@@ -1,0 +1,89 @@
+# ddm build. Everything a site changes is a variable:
+#   make CC=mpicc CFLAGS="-O3 -march=native" BLAS_LIBS="-lopenblas" ...
+# Dependencies are found through pkg-config (Debian's package names below).
+
+ifeq ($(origin CC),default)
+CC = mpicc
+endif
+PYTHON ?= /usr/bin/python3
+PKG_CONFIG ?= pkg-config
+
+HDF5_PC      ?= hdf5-openmpi
+SCALAPACK_PC ?= scalapack-openmpi
+BLAS_PC      ?= openblas
+PNG_PC       ?= libpng
+
+HDF5_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags $(HDF5_PC) 2>/dev/null)
+HDF5_LIBS    ?= $(shell $(PKG_CONFIG) --libs $(HDF5_PC) 2>/dev/null)
+BLAS_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags $(BLAS_PC) 2>/dev/null)
+BLAS_LIBS    ?= $(shell $(PKG_CONFIG) --libs $(BLAS_PC) 2>/dev/null)
+SCALAPACK_LIBS ?= $(shell $(PKG_CONFIG) --libs $(SCALAPACK_PC) 2>/dev/null)
+PNG_CFLAGS   ?= $(shell $(PKG_CONFIG) --cflags $(PNG_PC) 2>/dev/null)
+PNG_LIBS     ?= $(shell $(PKG_CONFIG) --libs $(PNG_PC) 2>/dev/null)
+ZLIB_LIBS    ?= -lz
+
+CFLAGS ?= -O2 -g
+OPENMP_FLAGS ?= -fopenmp
+DDM_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $(OPENMP_FLAGS) -I. \
+             $(HDF5_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) -MMD -MP
+LDLIBS_ALL = $(SCALAPACK_LIBS) $(HDF5_LIBS) $(BLAS_LIBS) $(PNG_LIBS) $(ZLIB_LIBS) -lm
+
+LIB_SRC  := $(wildcard core/*.c io/*.c mpi/*.c)
+JOB_SRC  := $(wildcard jobs/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTLIB_SRC := tests/testlib.c
+
+LIB_OBJ  := $(LIB_SRC:%.c=build/%.o)
+JOB_OBJ  := $(JOB_SRC:%.c=build/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=bin/tests/%)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=build/%.o)
+
+.PHONY: all deps test test-slurm demo bench clean
+all: bin/ddm $(TEST_BIN)
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(DDM_CFLAGS) $(CFLAGS) -c $< -o $@
+
+build/libddm.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/ddm: $(JOB_OBJ) build/libddm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $(JOB_OBJ) build/libddm.a $(LDLIBS_ALL)
+
+bin/tests/%: build/tests/%.o $(TESTLIB_OBJ) build/libddm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) build/libddm.a $(LDLIBS_ALL)
+
+# Install what is missing (Debian packages), then build.
+deps:
+	@scripts/deps.sh
+
+# The README's test command: every test, one closing line "N passed, M failed".
+test:
+	@scripts/deps.sh --quiet
+	@$(MAKE) --no-print-directory all
+	@PYTHON=$(PYTHON) tests/run.sh $(T)
+
+test-slurm:
+	@scripts/deps.sh --quiet
+	@$(MAKE) --no-print-directory all
+	@PYTHON=$(PYTHON) tests/run.sh slurm
+
+demo:
+	@scripts/deps.sh --quiet
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench:
+	@scripts/deps.sh --quiet
+	@$(MAKE) --no-print-directory all
+	@PYTHON=$(PYTHON) bench/run.sh
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(JOB_OBJ:.o=.d) $(TEST_BIN:bin/tests/%=build/tests/%.d) $(TESTLIB_OBJ:.o=.d)

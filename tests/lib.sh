@@ -1,0 +1,32 @@
+# Shell test helpers, sourced by tests/t_*.sh. One line per check, then
+# "N passed, M failed" from summary; the script's exit status follows.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DDM="$ROOT/bin/ddm"
+PYTHON=${PYTHON:-/usr/bin/python3}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+# quiet Open MPI's warnings about the missing high-speed transports of a laptop or VM
+export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_pml=ob1 OMPI_MCA_osc=ucx,pt2pt,rdma
+export OMPI_MCA_btl_base_warn_component_unused=0
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+_PASS=0
+_FAIL=0
+TMP=$(mktemp -d /tmp/ddm-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+ok()   { echo "ok   $*"; _PASS=$((_PASS + 1)); }
+fail() { echo "FAIL $*"; _FAIL=$((_FAIL + 1)); }
+# check "what" command...: passes when the command exits 0
+check() { local what=$1; shift; if "$@" >"$TMP/last.out" 2>&1; then ok "$what"; else fail "$what"; sed 's/^/    | /' "$TMP/last.out" | tail -20; fi; }
+# check_fails "what" pattern command...: passes when the command exits non-zero and its
+# output contains the pattern (grep -E)
+check_fails() {
+    local what=$1 pat=$2; shift 2
+    if "$@" >"$TMP/last.out" 2>&1; then fail "$what (exited 0)"; sed 's/^/    | /' "$TMP/last.out" | tail -5
+    elif grep -Eq -- "$pat" "$TMP/last.out"; then ok "$what: $(grep -E -m1 -- "$pat" "$TMP/last.out")"
+    else fail "$what (no '$pat' in output)"; sed 's/^/    | /' "$TMP/last.out" | tail -5; fi
+}
+mpirun2() { mpirun -n "$1" --oversubscribe --bind-to none "${@:2}"; }
+summary() { echo "$_PASS passed, $_FAIL failed"; [ "$_FAIL" -eq 0 ]; }
