@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/tensor.h"
+
 #define UNET_MAX_LEVELS 8
 
 typedef struct {
@@ -38,13 +40,8 @@ void unet_config_default(UNetConfig *cfg);
 /* NULL when valid, else a static message saying what is wrong */
 const char *unet_config_check(const UNetConfig *cfg);
 
-typedef struct {
-    char name[80];
-    int ndim;
-    int shape[4];
-    size_t offset; /* in floats, into the parameter (and gradient) block */
-    size_t size;   /* floats */
-} UNetTensor;
+/* name, shape and offset of a parameter in the block (core/tensor.h) */
+typedef TensorInfo UNetTensor;
 
 typedef struct UNet UNet;
 
