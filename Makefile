@@ -31,15 +31,17 @@ LDLIBS_ALL = $(SCALAPACK_LIBS) $(HDF5_LIBS) $(BLAS_LIBS) $(PNG_LIBS) $(ZLIB_LIBS
 LIB_SRC  := $(wildcard core/*.c io/*.c mpi/*.c)
 JOB_SRC  := $(wildcard jobs/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
 TESTLIB_SRC := tests/testlib.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=build/%.o)
 JOB_OBJ  := $(JOB_SRC:%.c=build/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=bin/tests/%)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=build/%.o)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=bin/bench/%)
 
 .PHONY: all deps test test-slurm demo bench clean
-all: bin/ddm $(TEST_BIN)
+all: bin/ddm $(TEST_BIN) $(BENCH_BIN)
 
 build/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -57,6 +59,10 @@ bin/ddm: $(JOB_OBJ) build/libddm.a
 bin/tests/%: build/tests/%.o $(TESTLIB_OBJ) build/libddm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) build/libddm.a $(LDLIBS_ALL)
+
+bin/bench/%: build/bench/%.o build/libddm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< build/libddm.a $(LDLIBS_ALL)
 
 # Install what is missing (Debian packages), then build.
 deps:
@@ -86,4 +92,4 @@ bench:
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(JOB_OBJ:.o=.d) $(TEST_BIN:bin/tests/%=build/tests/%.d) $(TESTLIB_OBJ:.o=.d)
+-include $(BENCH_BIN:bin/bench/%=build/bench/%.d) $(LIB_OBJ:.o=.d) $(JOB_OBJ:.o=.d) $(TEST_BIN:bin/tests/%=build/tests/%.d) $(TESTLIB_OBJ:.o=.d)

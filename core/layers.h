@@ -49,6 +49,15 @@ void groupnorm_forward(float *out, float *mean, float *rstd, const float *in,
 void groupnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                         const float *in, const float *mean, const float *rstd,
                         const float *gamma, int B, int C, int HW, int G);
+/* Fused out = silu(groupnorm(in)): one pass instead of two, and the norm's output need
+ * not be kept for the backward (it is recomputed from in, mean, rstd, gamma, beta).
+ * Same mean/rstd as groupnorm_forward; the backward takes beta too. */
+void groupnorm_silu_forward(float *out, float *mean, float *rstd, const float *in,
+                            const float *gamma, const float *beta, int B, int C, int HW, int G);
+void groupnorm_silu_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                             const float *in, const float *mean, const float *rstd,
+                             const float *gamma, const float *beta, int B, int C, int HW,
+                             int G);
 
 /* ---- SiLU x*sigmoid(x), elementwise over n values */
 void silu_forward(float *out, const float *in, size_t n);
@@ -87,6 +96,10 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
 void attention_backward(float *dq, float *dk, float *dv, const float *dout,
                         const float *att, const float *q, const float *k, const float *v,
                         int B, int C, int N, float *scratch);
+
+/* softmax over each of `rows` rows of n values, in place (max-subtracted; exp accurate
+ * to 1.5e-7 relative). Used by attention_forward. */
+void softmax_rows(float *x, size_t rows, int n);
 
 /* ---- sinusoidal time embedding: t (B) -> out (B,dim): with half = dim/2 and
  * f_i = 10000^(-i/half), out[b,i] = sin(t_b f_i), out[b,half+i] = cos(t_b f_i). */

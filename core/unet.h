@@ -46,7 +46,9 @@ typedef TensorInfo UNetTensor;
 typedef struct UNet UNet;
 
 /* max_batch: the largest batch forward() will see. training = 0 builds an inference-only
- * net: no gradients, and activations are not kept for a backward (much less memory). */
+ * net: no gradients, and activations are not kept for a backward (much less memory; it
+ * also walks a large batch in chunks of 32 images, so its memory does not grow with
+ * max_batch beyond that). */
 UNet *unet_init(const UNetConfig *cfg, int max_batch, int training);
 void unet_free(UNet *net);
 
@@ -66,7 +68,8 @@ void unet_init_weights(UNet *net, uint64_t seed);
 /* x (B,in_ch,S,S), t (B) timestep values (float: discrete step index or noise level),
  * labels (B) in [0, num_classes] (num_classes = null label) or NULL (all null / uncond).
  * out (B,out_ch,S,S). Dropout (when cfg.dropout > 0 and training) draws from the Philox
- * stream (dropout_seed, layer). */
+ * stream (dropout_seed, layer), layer = the ResBlock's position in forward order (down,
+ * mid, up; 0-based); training = 1 with dropout needs a training net. */
 void unet_forward(UNet *net, float *out, const float *x, const float *t, const int *labels,
                   int B, int training, uint64_t dropout_seed);
 /* Accumulates parameter gradients for the last forward (which must have had training=1
@@ -74,7 +77,11 @@ void unet_forward(UNet *net, float *out, const float *x, const float *t, const i
 void unet_backward(UNet *net, float *dx, const float *dout);
 void unet_zero_grad(UNet *net);
 
-/* Per-layer-kind timing (seconds, accumulated since the last reset), for the bench. */
+/* Per-layer-kind timing (seconds, accumulated since the last reset), for the bench.
+ * Kinds: conv3x3, conv1x1, groupnorm (fused with SiLU where a SiLU follows), silu,
+ * attention (the softmax(q^T k) v core; its 1x1 convs count as conv1x1), linear, other
+ * (concat, upsample, adds, embeddings, dropout, zeroing). flops: forward plus backward
+ * flops done in that time (GEMM kinds exact, elementwise kinds nominal). */
 typedef struct { const char *kind; double fwd_s, bwd_s; double flops; } UNetTiming;
 int unet_timing(const UNet *net, const UNetTiming **rows);
 void unet_timing_reset(UNet *net);

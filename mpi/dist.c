@@ -62,6 +62,17 @@ double dist_allreduce_mean(float *x, size_t n)
     return ddm_now() - t0;
 }
 
+double dist_allreduce_sum(float *x, size_t n)
+{
+    double t0 = ddm_now();
+    if (g_dist.size > 1)
+        for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
+            size_t m = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
+            MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x + off, (int)m, MPI_FLOAT, MPI_SUM, g_dist.comm));
+        }
+    return ddm_now() - t0;
+}
+
 void dist_allreduce_sum_d(double *x, size_t n)
 {
     if (g_dist.size > 1)

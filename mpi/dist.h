@@ -26,6 +26,8 @@ _Noreturn void dist_mpi_fail(int rc, const char *what, const char *file, int lin
 
 /* Sum a float block over ranks in place, then scale by 1/size (mean). Returns seconds. */
 double dist_allreduce_mean(float *x, size_t n);
+/* Sum a float block over ranks in place. Returns seconds. */
+double dist_allreduce_sum(float *x, size_t n);
 void dist_allreduce_sum_d(double *x, size_t n);
 void dist_bcast(void *buf, size_t bytes, int root);
 void dist_barrier(void);

@@ -1,0 +1,83 @@
+/* One training step's local gradient, for the diffusion U-Net (task diffusion) or the
+ * evaluation classifier (task classifier). The train job reads the batch, calls
+ * trainer_grads, sums the gradient block over ranks, and steps the optimizer.
+ *
+ * Every random draw of an image (timestep/level, noise, label drop for classifier-free
+ * guidance) is keyed by (seed, step, global position of the image), never by rank, so 1
+ * rank and P ranks at the same global batch compute the same global gradient. Losses and
+ * gradients are normalised by the GLOBAL batch: the per-rank values simply add up.
+ *
+ * B = this rank's batch, D = C*H*W values per image.
+ */
+#ifndef DDM_TRAINER_H
+#define DDM_TRAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/classifier.h"
+#include "core/sched.h"
+#include "core/tensor.h"
+#include "core/unet.h"
+
+#define TRAINER_QUARTILES 4
+
+typedef struct {
+    int task;                 /* 0 diffusion, 1 classifier */
+    UNet *unet;               /* task diffusion */
+    Classifier *clf;          /* task classifier */
+    const Schedule *sched;    /* task diffusion */
+    int num_classes;          /* label table rows - 1 (0: unconditional) */
+    double p_uncond;          /* label drop probability (classifier-free guidance) */
+    uint64_t seed;
+    int B;                    /* local batch */
+    int64_t batch_global;
+    int C, S;                 /* channels, image size */
+    size_t D;
+    float *xt, *tcond, *target, *weight, *noise, *out, *dout;
+    int *k, *lab;
+    double *per_image;
+} Trainer;
+
+typedef struct {
+    double loss;                       /* this rank's share of the global mean loss */
+    double q_sum[TRAINER_QUARTILES];   /* per-image losses by noise-level quartile */
+    double q_count[TRAINER_QUARTILES];
+    double correct;                    /* classifier: correctly classified images */
+} TrainerStats;
+
+void trainer_init_diffusion(Trainer *t, UNet *net, const Schedule *s, int num_classes,
+                            double p_uncond, uint64_t seed, int B, int64_t batch_global,
+                            int C, int S);
+void trainer_init_classifier(Trainer *t, Classifier *net, uint64_t seed, int B,
+                             int64_t batch_global, int C, int S);
+void trainer_free(Trainer *t);
+
+float *trainer_params(Trainer *t);
+float *trainer_grads(Trainer *t);
+size_t trainer_num_params(const Trainer *t);
+int trainer_num_tensors(const Trainer *t);
+const TensorInfo *trainer_tensors(const Trainer *t); /* contiguous table */
+
+/* Zero the gradients, then forward + backward of this rank's B images of global `step`:
+ * x (B,C,S,S) in [-1,1], labels (B) (may be NULL: unconditional), pos (B) global
+ * positions. Stats are this rank's contributions (sum them over ranks). */
+void trainer_grads_step(Trainer *t, TrainerStats *st, const float *x, const int32_t *labels,
+                        const int64_t *pos, int64_t step);
+
+/* Linear warm-up: peak * min(1, (step+1)/warmup) (warmup <= 0: peak). */
+double trainer_lr(double peak, int64_t step, int warmup);
+
+/* A DenoiseFn (core/samplers.h) over a U-Net: ctx is a UNetDenoiser; batches larger
+ * than max_batch (what the net was built for) are run in pieces. */
+typedef struct {
+    UNet *net;
+    int max_batch;
+} UNetDenoiser;
+void trainer_unet_denoise(void *ctx, float *out, const float *x, const float *tcond,
+                          const int *labels, int B);
+
+/* Checksum of a float block (for the debug check that all ranks hold the same weights). */
+double trainer_checksum(const float *x, size_t n);
+
+#endif

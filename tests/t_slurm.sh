@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Slurm tests on a real one-node Slurm started here (tests/slurm/cluster.sh: munge,
+# slurmctld, slurmd as root, everything in a temporary folder, stopped on exit).
+#   1. the cluster comes up; a 2-task MPI job runs under srun --mpi=pmix and under mpirun
+#   2. signals: scancel --signal=USR1 --batch and --signal=B:USR1@... at a time limit
+#      reach the batch script's trap
+#   3. the slurm/ scripts with a stand-in for bin/ddm (same CLI and exit statuses):
+#      train.sbatch checkpoints on USR1, exits 99, requeues itself and resumes to the
+#      end; a 2-element sample.sbatch array gives the single job's file after merging;
+#      pipeline.sh chains train -> sample (array) -> eval with afterok
+#   4. the real bin/ddm through pipeline.sh on a tiny configuration (a FAILED check
+#      while ddm's jobs are not built yet; never skipped)
+# If the daemons cannot run here, the first check fails saying why.
+. "$(dirname "$0")/lib.sh"
+CLUSTER=$ROOT/tests/slurm/cluster.sh
+SD=$TMP/slurm
+T_START=$(date +%s)
+cleanup() { "$CLUSTER" stop "$SD" >/dev/null 2>&1; rm -rf "$TMP"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# ---- helpers ---------------------------------------------------------------------------
+# wait_jobs SECONDS ID...: until none of the jobs is pending/running; 1 on timeout
+wait_jobs() {
+    local limit=$1 t0; shift
+    local ids; ids=$(IFS=,; echo "$*")
+    t0=$(date +%s)
+    while [ -n "$(squeue -h -j "$ids" -o %i 2>/dev/null)" ]; do
+        if [ $(( $(date +%s) - t0 )) -ge "$limit" ]; then
+            echo "    | still queued after ${limit}s:"; squeue -j "$ids" 2>&1 | sed 's/^/    | /'
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+# wait_file SECONDS FILE
+wait_file() { local i; for ((i = 0; i < $1 * 10; i++)); do [ -e "$2" ] && return 0; sleep 0.1; done; return 1; }
+# job_field ID FIELD: e.g. job_field 12 JobState (first element for an array)
+job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+# all_completed ID: every element COMPLETED with exit code 0:0
+all_completed() {
+    local states
+    states=$(scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | grep -E '^(JobState|ExitCode)=' | sort | uniq -c)
+    [ -n "$states" ] && ! grep -vqE 'JobState=COMPLETED|ExitCode=0:0' <<<"$states"
+}
+show_log() { [ -f "$1" ] && sed 's/^/    | /' "$1" | tail -"${2:-15}"; }
+
+# ---- 1. the cluster --------------------------------------------------------------------
+orph=$("$CLUSTER" orphans)
+[ -n "$orph" ] && { echo "note: daemons of earlier runs whose folder is gone (tests/slurm/cluster.sh reap stops them):"; echo "$orph" | sed 's/^/    /'; }
+if "$CLUSTER" start "$SD" >"$TMP/start.out" 2>&1; then
+    ok "slurm cluster up: $(grep -m1 '^cluster: up' "$TMP/start.out" | sed 's/^cluster: //')"
+else
+    fail "slurm cluster starts: $(grep -m1 '^cluster: ' "$TMP/start.out" | sed 's/^cluster: //')"
+    sed 's/^/    | /' "$TMP/start.out" | tail -40
+    summary; exit
+fi
+eval "$("$CLUSTER" env "$SD")"
+export SLURM_CONF
+NODE=$(hostname -s)
+NCPU=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+check "sinfo: $NODE idle with $NCPU CPUs" \
+    bash -c "sinfo -h -n $NODE -o '%T %c' | grep -qx 'idle $NCPU'"
+
+# a job that runs into a 1-minute time limit with --signal=B:USR1@58: runs in the
+# background while the rest goes on (Slurm checks time limits every ~30 s)
+cat >"$TMP/tl.sh" <<'EOF'
+#!/bin/bash
+t0=$(date +%s)
+trap 'echo "USR1 after $(( $(date +%s) - t0 ))s" >"$1"; exit 0' USR1
+for i in $(seq 1 1200); do sleep 0.1; done
+EOF
+TL_ID=$(sbatch --parsable -n1 --time=1 --signal=B:USR1@58 -o "$TMP/tl.out" "$TMP/tl.sh" "$TMP/tl.mark")
+
+cat >"$TMP/hello.c" <<'EOF'
+#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+    int rank, size, sum = 0;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("rank %d of %d, rank sum %d\n", rank, size, sum);
+    MPI_Finalize();
+    return 0;
+}
+EOF
+if mpicc -o "$TMP/hello" "$TMP/hello.c" >"$TMP/mpicc.out" 2>&1; then
+    cat >"$TMP/hello.sh" <<EOF
+#!/bin/bash
+echo "== srun"
+srun --mpi=pmix $TMP/hello
+echo "== mpirun"
+mpirun --allow-run-as-root --bind-to none $TMP/hello
+EOF
+    j=$(sbatch --parsable -n 2 -o "$TMP/hello.out" "$TMP/hello.sh")
+    wait_jobs 60 "$j"
+    sed -n '/== srun/,/== mpirun/p' "$TMP/hello.out" >"$TMP/hello.srun"
+    sed -n '/== mpirun/,$p' "$TMP/hello.out" >"$TMP/hello.mpirun"
+    for l in srun mpirun; do
+        if grep -q 'rank 0 of 2, rank sum 1' "$TMP/hello.$l" && grep -q 'rank 1 of 2, rank sum 1' "$TMP/hello.$l"; then
+            ok "2-task MPI job in sbatch: both ranks report under $( [ $l = srun ] && echo 'srun --mpi=pmix' || echo 'mpirun (Slurm launcher)')"
+        else
+            fail "2-task MPI job in sbatch under $l"; show_log "$TMP/hello.out" 20
+        fi
+    done
+else
+    fail "mpicc builds a test program"; show_log "$TMP/mpicc.out"
+fi
+
+# ---- 2. signals to the batch script ----------------------------------------------------
+cat >"$TMP/trap.sh" <<'EOF'
+#!/bin/bash
+trap 'echo "batch script got USR1" >"$1"; exit 0' USR1
+touch "$1.ready"
+for i in $(seq 1 600); do sleep 0.1; done
+EOF
+j=$(sbatch --parsable -n1 -o "$TMP/trap.out" "$TMP/trap.sh" "$TMP/trap.mark")
+if wait_file 30 "$TMP/trap.mark.ready"; then
+    scancel --signal=USR1 --batch "$j"
+    if wait_file 10 "$TMP/trap.mark"; then ok "scancel --signal=USR1 --batch reaches the batch script's trap"
+    else fail "scancel --signal=USR1 --batch: no marker from the trap"; show_log "$TMP/trap.out"; fi
+else
+    fail "trap job did not start within 30s"; squeue
+fi
+wait_jobs 20 "$j" >/dev/null || scancel "$j"
+
+# ---- 3. the slurm/ scripts with a stand-in for bin/ddm -----------------------------------
+# Same CLI as ddm; rank 0 does the writing. train: one step per 0.1 s up to
+# train.max_steps; on USR1/TERM it "checkpoints" (RUN/ckpt holds the step) and exits 99;
+# it resumes from RUN/ckpt. sample: one line per seed. merge: lines sorted by seed.
+# eval: one JSON line.
+FAKE=$TMP/fake-ddm
+cat >"$FAKE" <<'EOF'
+#!/bin/bash
+cmd=$1; shift
+rank=${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-0}}}
+size=${OMPI_COMM_WORLD_SIZE:-${SLURM_NTASKS:-1}}
+opt() { local k=$1; shift; while [ $# -gt 0 ]; do [ "$1" = "$k" ] && { echo "$2"; return; }; shift; done; }
+case $cmd in
+train)
+    run=$(opt --out "$@"); max=30
+    for a in "$@"; do [[ $a == train.max_steps=* ]] && max=${a#*=}; done
+    got=0; trap 'got=1' USR1 TERM
+    step=$(cat "$run/ckpt" 2>/dev/null || echo 0)
+    [ "$rank" = 0 ] && echo "start at step $step, $size ranks, threads ${OMP_NUM_THREADS:-?}" >>"$run/train.log"
+    [ "$rank" = 0 ] && touch "$run/running"
+    while [ "$step" -lt "$max" ]; do
+        if [ $got = 1 ]; then
+            if [ "$rank" = 0 ]; then
+                echo "$step" >"$run/ckpt.tmp" && mv "$run/ckpt.tmp" "$run/ckpt"
+                echo "checkpoint at step $step" >>"$run/train.log"
+            fi
+            exit 99
+        fi
+        sleep 0.1 & wait $!
+        step=$((step + 1))
+    done
+    [ "$rank" = 0 ] && { echo "$step" >"$run/ckpt"; echo "done at step $step" >>"$run/train.log"; }
+    exit 0 ;;
+sample)
+    out=$(opt --out "$@"); seeds=$(opt --seeds "$@")
+    [ "$rank" = 0 ] || exit 0
+    for ((s = ${seeds%-*}; s <= ${seeds#*-}; s++)); do
+        echo "seed $s image $(echo "ckpt=$(opt --ckpt "$@") seed=$s" | md5sum | cut -c1-16)"
+    done >"$out.tmp" && mv "$out.tmp" "$out" ;;
+merge)
+    out=$(opt --out "$@"); shift 2
+    sort -n -k2 "$@" >"$out" ;;
+eval)
+    [ "$rank" = 0 ] || exit 0
+    echo "{\"n\": $(wc -l <"$(opt --samples "$@")"), \"fid\": 0.0}" >>"$(opt --out "$@")" ;;
+*) echo "fake ddm: $cmd not faked" >&2; exit 2 ;;
+esac
+EOF
+chmod +x "$FAKE"
+echo "[model]" >"$TMP/fake.ini"
+: >"$TMP/fake-data.h5"
+
+# train.sbatch: preempted by USR1 to the batch script, requeued, resumed, finished
+RUN=$TMP/run-train; mkdir -p "$RUN"
+j=$(DDM=$FAKE sbatch --parsable -o "$RUN/train.out" "$ROOT/slurm/train.sbatch" \
+    --data "$TMP/fake-data.h5" --out "$RUN" --set train.max_steps=60)
+if wait_file 30 "$RUN/running"; then
+    sleep 1.5
+    scancel --signal=USR1 --batch "$j"
+    wait_jobs 60 "$j"
+    restarts=$(job_field "$j" Restarts)
+    if all_completed "$j" && [ "$(cat "$RUN/ckpt" 2>/dev/null)" = 60 ] \
+        && grep -q '^checkpoint at step [1-9]' "$RUN/train.log" \
+        && grep -q '^start at step [1-9]' "$RUN/train.log" && [ "${restarts:-0}" -ge 1 ]; then
+        ok "train.sbatch: USR1 -> checkpoint, exit 99, requeue (Restarts=$restarts), resumed: $(grep -E '^(checkpoint|start at step [1-9])' "$RUN/train.log" | tr '\n' ';' | sed 's/;$//; s/;/; /g'), final step 60"
+    else
+        fail "train.sbatch preempt/requeue/resume (state $(job_field "$j" JobState), restarts ${restarts:-?})"
+        show_log "$RUN/train.log"; show_log "$RUN/train.out" 25
+    fi
+    launcher=$(grep -m1 -o 'launch ([a-z]*' "$RUN/train.out" | sed 's/launch (//')
+    check "train.sbatch picks srun (Slurm and Open MPI both have PMIx here): '$launcher'" test "$launcher" = srun
+    check "train.sbatch: threads per rank from SLURM_CPUS_PER_TASK" grep -q 'threads 1$' "$RUN/train.log"
+else
+    fail "train.sbatch did not start within 30s"; squeue; show_log "$RUN/train.out"
+fi
+
+# without DDM, a job script finds bin/ddm beside the slurm/ folder it was submitted from
+j=$(cd "$TMP" && env -u DDM sbatch --parsable -n1 -o "$TMP/find.out" "$ROOT/slurm/eval.sbatch" --samples x.h5 --help)
+wait_jobs 30 "$j"
+check "a job script submitted without DDM runs $ROOT/bin/ddm" grep -qF "): $ROOT/bin/ddm eval" "$TMP/find.out"
+
+# sample.sbatch: a 2-element array slices the seeds; merged, it equals one job's file
+RUN=$TMP/run-sample; mkdir -p "$RUN"
+ja=$(DDM=$FAKE sbatch --parsable --array=0-1 --ntasks-per-node=1 -o "$RUN/array-%A_%a.out" \
+     "$ROOT/slurm/sample.sbatch" --ckpt "$RUN" --out "$RUN/s.h5" --seeds 3-12)
+js=$(DDM=$FAKE sbatch --parsable -o "$RUN/single.out" \
+     "$ROOT/slurm/sample.sbatch" --ckpt "$RUN" --out "$RUN/single.h5" --seeds=3-12)
+wait_jobs 60 "$ja" "$js"
+if all_completed "$ja" && all_completed "$js" && [ -s "$RUN/s.part-0.h5" ] && [ -s "$RUN/s.part-1.h5" ]; then
+    r0=$(awk 'NR == 1 {a = $2} END {print a "-" $2}' "$RUN/s.part-0.h5")
+    r1=$(awk 'NR == 1 {a = $2} END {print a "-" $2}' "$RUN/s.part-1.h5")
+    check "sample.sbatch --array=0-1: disjoint seed slices ($r0, $r1) of 3-12" test "$r0 $r1" = "3-7 8-12"
+    "$FAKE" merge --out "$RUN/merged.h5" "$RUN/s.part-1.h5" "$RUN/s.part-0.h5"
+    check "array parts merged equal the single job's file" cmp "$RUN/merged.h5" "$RUN/single.h5"
+else
+    fail "sample.sbatch array and single job complete"
+    for f in "$RUN"/*.out; do echo "    | -- $f"; show_log "$f" 8; done
+fi
+
+# pipeline.sh: train -> sample (2-element array) -> eval (merges first), mpirun launcher
+RUN=$TMP/run-pipe
+if DDM=$FAKE DDM_LAUNCHER=mpirun DDM_TRAIN_TIME=5 DDM_SAMPLE_TIME=5 DDM_EVAL_TIME=5 \
+    "$ROOT/slurm/pipeline.sh" --seeds 0-9 --array 2 --set train.max_steps=10 \
+    "$TMP/fake.ini" "$TMP/fake-data.h5" "$RUN" >"$TMP/pipe.ids" 2>"$TMP/pipe.err"; then
+    ids=$(awk '{print $2}' "$TMP/pipe.ids" | tr '\n' ' ')
+    check "pipeline.sh prints the job ids: $(tr '\n' ' ' <"$TMP/pipe.ids")" \
+        test "$(awk '{print $1 ($2 ~ /^[0-9]+$/ ? "=id" : "=?")}' "$TMP/pipe.ids" | tr '\n' ' ')" = "train=id sample=id eval=id "
+    dep=$(job_field "$(awk '$1 == "eval" {print $2}' "$TMP/pipe.ids")" Dependency)
+    wait_jobs 90 $ids
+    ok_all=1; for i in $ids; do all_completed "$i" || ok_all=0; done
+    if [ $ok_all = 1 ] && grep -qx '{"n": 10, "fid": 0.0}' "$RUN/results.jsonl" 2>/dev/null \
+        && [ "$(cat "$RUN/ckpt" 2>/dev/null)" = 10 ]; then
+        ok "pipeline.sh (stand-in ddm, mpirun): train, 2-element sample array, merge, eval all COMPLETED; results line written"
+    else
+        fail "pipeline.sh with the stand-in ddm"
+        for i in $ids; do scontrol show job "$i" | grep -E 'JobId|JobState' | sed 's/^/    | /'; done
+        for f in "$RUN"/slurm-*.out; do echo "    | -- $f"; show_log "$f" 8; done
+    fi
+    check "eval waits on the sample array with afterok ($dep)" grep -q 'afterok:' <<<"$dep"
+    check "mpirun launcher used as asked" grep -q 'launch (mpirun' "$RUN/slurm-ddm-train-"*.out
+else
+    fail "pipeline.sh submits"; show_log "$TMP/pipe.err"
+fi
+
+# the time-limit signal job started at the beginning
+wait_jobs 60 "$TL_ID"
+if [ -s "$TMP/tl.mark" ]; then ok "--time=1 --signal=B:USR1@58: batch script trapped USR1 ($(cat "$TMP/tl.mark"))"
+else fail "--signal=B:USR1@58 before a 1-minute limit: no USR1 reached the batch script"; show_log "$TMP/tl.out"; fi
+
+# ---- 4. the real ddm -------------------------------------------------------------------
+missing=()
+for c in train sample eval merge prep; do
+    out=$("$DDM" "$c" --help 2>&1); rc=$?
+    { [ $rc -ne 0 ] || grep -q 'not built yet' <<<"$out"; } && missing+=("$c")
+done
+if [ ! -x "$DDM" ]; then
+    fail "pipeline with the real ddm: $DDM not built (make)"
+elif [ ${#missing[@]} -gt 0 ]; then
+    # the lead finishes this part once the jobs exist; until then it is a failure
+    first=${missing[0]} rest=("${missing[@]:1}")
+    fail "pipeline with the real ddm: ddm $first not built yet${rest:+ (nor ddm ${rest[*]})}"
+else
+    RUN=$TMP/run-real
+    cat >"$TMP/tiny.ini" <<'EOF'
+[model]
+ch = 8
+ch_mult = 1,2
+num_res_blocks = 1
+attn_resolutions =
+groups = 4
+image_size = 32
+[train]
+batch = 8
+max_steps = 20
+ckpt_every = 10
+[diffusion]
+timesteps = 100
+EOF
+    if "$DDM" prep --from fashion-mnist --out "$TMP/data.h5" --pad 2 --limit 256 >"$TMP/prep.out" 2>&1; then
+        ok "ddm prep: tiny fashion-mnist set (256 images)"
+    else
+        fail "ddm prep --from fashion-mnist --limit 256"; show_log "$TMP/prep.out"
+    fi
+    if DDM_TRAIN_TIME=10 DDM_SAMPLE_TIME=10 DDM_EVAL_TIME=10 \
+        "$ROOT/slurm/pipeline.sh" --seeds 0-7 "$TMP/tiny.ini" "$TMP/data.h5" "$RUN" \
+        >"$TMP/real.ids" 2>"$TMP/real.err"; then
+        ids=$(awk '{print $2}' "$TMP/real.ids" | tr '\n' ' ')
+        wait_jobs 150 $ids || scancel $ids
+        for i in $ids; do
+            name=$(job_field "$i" JobName)
+            if all_completed "$i"; then ok "real pipeline: $name job $i COMPLETED"
+            else fail "real pipeline: $name job $i $(job_field "$i" JobState) $(job_field "$i" ExitCode)"
+                for f in "$RUN"/slurm-"$name"-*.out; do show_log "$f" 15; done; fi
+        done
+        check "real pipeline: a checkpoint in the run folder" bash -c "ls '$RUN'/ckpt-*.h5"
+        check "real pipeline: samples.h5 holds seeds 0-7, all done" "$PYTHON" -c "
+import h5py, sys
+f = h5py.File(sys.argv[1], 'r')
+seeds, done = list(f['seeds'][:]), f['done'][:]
+assert sorted(seeds) == list(range(8)), seeds
+assert done.all(), done
+assert f['images'].shape[0] == 8, f['images'].shape" "$RUN/samples.h5"
+        check "real pipeline: a results line" bash -c "grep -q '\"fid\"' '$RUN/results.jsonl'"
+    else
+        fail "real pipeline.sh submits"; show_log "$TMP/real.err"
+    fi
+fi
+
+# ---- stop ------------------------------------------------------------------------------
+"$CLUSTER" stop "$SD"
+left=$(grep -lzxF "DDM_SLURM_TEST_DIR=$(cd "$SD" && pwd)" /proc/[0-9]*/environ 2>/dev/null)
+check "cluster stopped: no daemon of this run left" test -z "$left"
+echo "slurm tests: $(( $(date +%s) - T_START ))s"
+summary
