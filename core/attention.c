@@ -46,18 +46,6 @@ static int att_threads(int slots)
 #endif
 }
 
-static int blas_single_begin(void)
-{
-    int n = openblas_get_num_threads();
-    if (n > 1) openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_single_end(int n)
-{
-    if (n > 1) openblas_set_num_threads(n);
-}
-
 size_t attention_scratch_floats(int B, int C, int N)
 {
     DDM_ASSERT(B > 0 && C > 0 && N > 0, "attention: bad shape B=%d C=%d N=%d", B, C, N);
@@ -82,12 +70,12 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
     const size_t CN = (size_t)C * N, NN = (size_t)N * N;
     const int slots = att_slots(B);
     if (slots > 1) {
-        const int blas_threads = blas_single_begin();
+        const int blas_threads = layers_blas_serial_begin();
 #pragma omp parallel for schedule(static) num_threads(att_threads(slots))
         for (int b = 0; b < B; b++)
             att_forward_one(out + b * CN, att + b * NN, q + b * CN, k + b * CN, v + b * CN, C,
                             N);
-        blas_single_end(blas_threads);
+        layers_blas_serial_end(blas_threads);
     } else {
         for (int b = 0; b < B; b++)
             att_forward_one(out + b * CN, att + b * NN, q + b * CN, k + b * CN, v + b * CN, C,
@@ -136,7 +124,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout,
     const size_t CN = (size_t)C * N, NN = (size_t)N * N;
     const int slots = att_slots(B);
     if (slots > 1) {
-        const int blas_threads = blas_single_begin();
+        const int blas_threads = layers_blas_serial_begin();
 #pragma omp parallel num_threads(att_threads(slots))
         {
             int tid = 0;
@@ -150,7 +138,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout,
                                  dout + b * CN, att + b * NN, q + b * CN, k + b * CN,
                                  v + b * CN, C, N, ds, 0);
         }
-        blas_single_end(blas_threads);
+        layers_blas_serial_end(blas_threads);
     } else {
         for (int b = 0; b < B; b++)
             att_backward_one(at_off(dq, b * CN), at_off(dk, b * CN), at_off(dv, b * CN),

@@ -4,16 +4,22 @@
  * Ho, Wo = output height, width, K = kernel size, CKK = C*K*K, P = Ho*Wo,
  * nb = images per chunk, ncol = nb*P.
  *
- * The batch is processed in chunks of nb images so that every GEMM is large (its long
- * side is ncol = nb*P, not P, which matters at 8x8 and 16x16) while the scratch stays
- * bounded:
- *   col  (CKK, ncol)  im2col of the chunk; in the backward it is reused for dcol
- *   mat  (OC, ncol)   forward: W x col before it is scattered to (nb, OC, P) with bias;
- *                     backward: the chunk of dout gathered to (OC, ncol)
- * forward:  mat = W (OC,CKK) x col                     then scatter + bias
- * backward: dw += mat x col^T (beta = 1);  col = W^T x mat;  din += col2im(col)
- * A 1x1 stride-1 unpadded conv on large images (P >= CONV_DIRECT_MIN_P) skips im2col and
- * runs one GEMM per image straight on the NCHW arrays (no scratch used).
+ * Three paths, chosen by shape (the same choice in conv2d_scratch_floats):
+ *  - 3x3 stride 1, >= 16 channels in and out: Winograd F(2x2,3x3), below; 2.25x fewer
+ *    flops than im2col, all of them still in sgemm. Most of the U-Net's convs.
+ *  - 1x1 stride 1 unpadded on large images (P >= CONV_DIRECT_MIN_P): one GEMM per image
+ *    straight on the NCHW arrays, no scratch.
+ *  - everything else (stride 2, first and last convs with 1 channel, ...): im2col.
+ *    The batch is processed in chunks of nb images so that every GEMM is large (its
+ *    long side is ncol = nb*P, not P, which matters at 8x8 and 16x16) while the scratch
+ *    stays bounded:
+ *      col  (CKK, ncol)  im2col of the chunk; in the backward it is reused for dcol
+ *      mat  (OC, ncol)   forward: W x col before it is scattered to (nb, OC, P) with
+ *                        bias; backward: the chunk of dout gathered to (OC, ncol)
+ *    forward:  mat = W (OC,CKK) x col                     then scatter + bias
+ *    backward: dw += mat x col^T (beta = 1);  col = W^T x mat;  din += col2im(col)
+ * Scratch: conv2d_scratch_floats() <= CONV_CHUNK_FLOATS (4M floats, 16 MB) plus, for
+ * Winograd, 32*OC*C; at least one image's worth when a single image needs more.
  *
  * Threads: all the parallelism is OpenMP's. Each chunk runs in one parallel region in
  * which every thread does its share of im2col, of each GEMM (a slice of its rows or
@@ -71,19 +77,6 @@ static int conv_is_direct(int K, int stride, int pad, int P)
     return K == 1 && stride == 1 && pad == 0 && P >= CONV_DIRECT_MIN_P;
 }
 
-/* OpenBLAS single-threaded while OpenMP threads call it; returns what to restore */
-static int blas_single_begin(void)
-{
-    int n = openblas_get_num_threads();
-    if (n > 1) openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_single_end(int n)
-{
-    if (n > 1) openblas_set_num_threads(n);
-}
-
 /* Inside a parallel region: this thread's part of the row-major
  * C (M,N) = alpha op(A) op(B) + beta C, split along the longer of M and N (column slices
  * start on multiples of 16 floats). No barrier. */
@@ -130,8 +123,8 @@ static void par_sgemm(int ta, int tb, int M, int N, int K, float alpha, const fl
  *   backward data:    the same conv of dout with the kernel rotated 180 degrees and its
  *                     channel axes swapped, pad' = 2 - pad, added into din;
  *   backward weights: dU[xi] += (A dY A^T)[xi] V[xi]^T over all tiles, dw += G^T dU G.
- * All transform constants are 0, +-1, +-1/2, so the rounding stays that of the direct
- * sum. Tile rows (image, ty) are split among threads; in the forward each thread
+ * All transform constants are 0, +-1, +-1/2: the rounding error stays close to that of
+ * the direct sum (~1e-6 of the output scale in tests/test_layers.c). Tile rows (image, ty) are split among threads; in the forward each thread
  * transforms, multiplies and writes back its own tiles with no barrier in between.
  * Scratch: U (16 OC C), dU (16 OC C), then per chunk V (16 Cin T) and M (16 Cout T). */
 
@@ -565,7 +558,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     conv_check(B, C, H, W, OC, K, stride, pad);
     const int Ho = conv_out_size(H, K, stride, pad), Wo = conv_out_size(W, K, stride, pad);
     const size_t P = (size_t)Ho * Wo, CKK = (size_t)C * K * K, HW = (size_t)H * W;
-    const int blas_threads = blas_single_begin();
+    const int blas_threads = layers_blas_serial_begin();
 
     if (conv_is_direct(K, stride, pad, (int)P)) {
         /* out_i (OC,P) = W (OC,C) in_i (C,P) (+ bias), one image per thread at a time */
@@ -578,14 +571,14 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)P, C, 1.0f, w, C,
                         in + (size_t)i * C * HW, (int)P, b ? 1.0f : 0.0f, o, (int)P);
         }
-        blas_single_end(blas_threads);
+        layers_blas_serial_end(blas_threads);
         return;
     }
 
     DDM_ASSERT(scratch, "conv2d_forward: scratch is NULL");
     if (wino_ok(C, H, W, OC, K, stride, pad)) {
         wino_forward(out, in, w, b, B, C, H, W, OC, pad, scratch);
-        blas_single_end(blas_threads);
+        layers_blas_serial_end(blas_threads);
         return;
     }
     const int nbmax = conv_chunk(B, C, OC, K, (int)P);
@@ -611,7 +604,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
                 }
         }
     }
-    blas_single_end(blas_threads);
+    layers_blas_serial_end(blas_threads);
 }
 
 /* db (OC) += sum of dout over batch and positions; summed in double, fixed order */
@@ -641,7 +634,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout,
 
     if (db) conv_bias_grad(db, dout, B, OC, P);
     if (!din && !dw) return;
-    const int blas_threads = blas_single_begin();
+    const int blas_threads = layers_blas_serial_begin();
 
     if (conv_is_direct(K, stride, pad, (int)P)) {
         /* din_i (C,P) += W^T dout_i, one image per thread at a time; dw (OC,C) += sum_i
@@ -660,14 +653,14 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout,
                 par_sgemm(0, 1, OC, C, (int)P, 1.0f, dout + (size_t)i * OC * P, (int)P,
                           in + (size_t)i * C * HW, (int)P, 1.0f, dw, C);
         }
-        blas_single_end(blas_threads);
+        layers_blas_serial_end(blas_threads);
         return;
     }
 
     DDM_ASSERT(scratch, "conv2d_backward: scratch is NULL");
     if (wino_ok(C, H, W, OC, K, stride, pad)) {
         wino_backward(din, dw, dout, in, w, B, C, H, W, OC, pad, scratch);
-        blas_single_end(blas_threads);
+        layers_blas_serial_end(blas_threads);
         return;
     }
     const int nbmax = conv_chunk(B, C, OC, K, (int)P);
@@ -701,7 +694,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout,
             }
         }
     }
-    blas_single_end(blas_threads);
+    layers_blas_serial_end(blas_threads);
 }
 
 /* ---- reference kernels: direct loops, no scratch */

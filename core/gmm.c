@@ -68,25 +68,38 @@ int gmm_component(const Gmm *g, const float *x)
     return best;
 }
 
-void gmm_posterior(const Gmm *g, double a, double sg, const double *x, int only,
-                   double *eps_hat, double *x0_hat, double *resp)
+/* per noise level: component variances and log normalisers (weights included unless one
+ * component is selected) */
+typedef struct {
+    double v[GMM_MAX_K], lc[GMM_MAX_K];
+} Level;
+
+static void level_init(Level *L, const Gmm *g, double a, double sg, int only)
 {
-    double lw[GMM_MAX_K], v[GMM_MAX_K], lmax = -INFINITY;
     for (int k = 0; k < g->K; k++) {
-        v[k] = a * a * g->var[k] + sg * sg;
-        if (only >= 0 && k != only) { lw[k] = -INFINITY; continue; }
+        L->v[k] = a * a * g->var[k] + sg * sg;
+        L->lc[k] = (only >= 0 && k != only) ? -INFINITY
+                   : (only >= 0 ? 0.0 : log(g->w[k])) - 0.5 * g->dim * (GMM_LOG_2PI + log(L->v[k]));
+    }
+}
+
+static void posterior(const Gmm *g, const Level *L, double a, double sg, const double *x,
+                      double *eps_hat, double *x0_hat, double *resp)
+{
+    double lw[GMM_MAX_K], lmax = -INFINITY;
+    for (int k = 0; k < g->K; k++) {
+        if (L->lc[k] == -INFINITY) { lw[k] = -INFINITY; continue; }
         double r2 = 0;
         for (int d = 0; d < g->dim; d++) {
             double t = x[d] - a * g->mu[k][d];
             r2 += t * t;
         }
-        lw[k] = (only >= 0 ? 0.0 : log(g->w[k])) - 0.5 * g->dim * (GMM_LOG_2PI + log(v[k])) -
-                0.5 * r2 / v[k];
+        lw[k] = L->lc[k] - 0.5 * r2 / L->v[k];
         if (lw[k] > lmax) lmax = lw[k];
     }
     double sum = 0;
     for (int k = 0; k < g->K; k++) {
-        lw[k] = isfinite(lw[k]) ? exp(lw[k] - lmax) : 0.0;
+        lw[k] = lw[k] == -INFINITY ? 0.0 : exp(lw[k] - lmax);
         sum += lw[k];
     }
     double score[GMM_MAX_DIM] = {0};
@@ -95,13 +108,21 @@ void gmm_posterior(const Gmm *g, double a, double sg, const double *x, int only,
         if (resp) resp[k] = r;
         if (r == 0) continue;
         /* grad log N(x; a mu_k, v_k I) = -(x - a mu_k)/v_k */
-        for (int d = 0; d < g->dim; d++) score[d] -= r * (x[d] - a * g->mu[k][d]) / v[k];
+        for (int d = 0; d < g->dim; d++) score[d] -= r * (x[d] - a * g->mu[k][d]) / L->v[k];
     }
     for (int d = 0; d < g->dim; d++) {
         double e = -sg * score[d];                      /* Tweedie: E[eps|x] = -sg score */
         if (eps_hat) eps_hat[d] = e;
         if (x0_hat) x0_hat[d] = (x[d] - sg * e) / a;    /* E[x0|x] */
     }
+}
+
+void gmm_posterior(const Gmm *g, double a, double sg, const double *x, int only,
+                   double *eps_hat, double *x0_hat, double *resp)
+{
+    Level L;
+    level_init(&L, g, a, sg, only);
+    posterior(g, &L, a, sg, x, eps_hat, x0_hat, resp);
 }
 
 void gmm_model_init(GmmModel *gm, const Gmm *g, const Schedule *s, size_t D, int conditional)
@@ -130,13 +151,15 @@ void gmm_denoise(void *ctx, float *out, const float *x, const float *tcond, cons
         else sched_marginal(s, sched_sigma(s, t), &a, &sg);
         int only = -1;
         if (labels && gm->num_classes > 0 && labels[b] < gm->num_classes) only = labels[b];
+        Level L;
+        level_init(&L, g, a, sg, only);
         const float *xb = x + (size_t)b * D;
         float *ob = out + (size_t)b * D;
         for (size_t p = 0; p < P; p++) {
             double xp[GMM_MAX_DIM], e[GMM_MAX_DIM];
             float ef[GMM_MAX_DIM];
             for (int d = 0; d < g->dim; d++) xp[d] = xb[p * g->dim + d];
-            gmm_posterior(g, a, sg, xp, only, e, NULL, NULL);
+            posterior(g, &L, a, sg, xp, e, NULL, NULL);
             for (int d = 0; d < g->dim; d++) ef[d] = (float)e[d];
             diffusion_to_output(s, ob + p * g->dim, ef, xb + p * g->dim, a, sg, (size_t)g->dim);
         }

@@ -19,7 +19,22 @@
 /* below this many elements a loop is not worth an OpenMP fork */
 #define PAR_MIN ((size_t)32768)
 
-/* ---------------------------------------------------------------- linear */
+/* ---------------------------------------------------------------- threads */
+
+int layers_blas_serial_begin(void)
+{
+    const int n = openblas_get_num_threads();
+    if (n > 1) openblas_set_num_threads(1);
+    return n;
+}
+
+void layers_blas_serial_end(int saved)
+{
+    if (saved > 1) openblas_set_num_threads(saved);
+}
+
+/* ---------------------------------------------------------------- linear
+ * These GEMMs are small (batch x 128 x 128 in the U-Net): one OpenBLAS thread. */
 
 void linear_forward(float *out, const float *in, const float *w, const float *b,
                     int B, int IN, int OUT)
@@ -27,21 +42,25 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
     DDM_ASSERT(B > 0 && IN > 0 && OUT > 0, "linear: bad shape B=%d IN=%d OUT=%d", B, IN, OUT);
     if (b)
         for (int i = 0; i < B; i++) memcpy(out + (size_t)i * OUT, b, sizeof(float) * OUT);
+    const int saved = layers_blas_serial_begin();
     /* out (B,OUT) = in (B,IN) w^T (IN,OUT) [+ out] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, in, IN, w, IN,
                 b ? 1.0f : 0.0f, out, OUT);
+    layers_blas_serial_end(saved);
 }
 
 void linear_backward(float *din, float *dw, float *db, const float *dout,
                      const float *in, const float *w, int B, int IN, int OUT)
 {
     DDM_ASSERT(B > 0 && IN > 0 && OUT > 0, "linear: bad shape B=%d IN=%d OUT=%d", B, IN, OUT);
+    const int saved = layers_blas_serial_begin();
     if (din) /* din (B,IN) += dout (B,OUT) w (OUT,IN) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w,
                     IN, 1.0f, din, IN);
     if (dw) /* dw (OUT,IN) += dout^T (OUT,B) in (B,IN) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, in,
                     IN, 1.0f, dw, IN);
+    layers_blas_serial_end(saved);
     if (db)
         for (int o = 0; o < OUT; o++) {
             double s = 0.0;

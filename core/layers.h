@@ -18,6 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- threads. All layer parallelism is OpenMP's; where OpenMP threads call OpenBLAS
+ * (conv2d, attention, linear) OpenBLAS is switched to one thread for the call, because
+ * its own worker threads and OpenMP's, alternating, spin against each other for the
+ * cores. begin returns what end must restore; use around any other GEMM-heavy loop. */
+int layers_blas_serial_begin(void);
+void layers_blas_serial_end(int saved);
+
 /* ---- conv2d: in (B,C,H,W), w (OC,C,K,K), b (OC) or NULL, out (B,OC,Ho,Wo)
  * Ho = (H + 2*pad - K)/stride + 1. Zero padding. Lowered to sgemm (im2col or
  * equivalent); the _ref kernels are plain loops kept to test the fast ones. */

@@ -134,6 +134,7 @@ int h5_attr_get_str(hid_t obj, const char *name, char **value)
         char *v = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8; HDF5 won't convert */
         H5OK(H5Aread(a, mt, &v));
         *value = xstrdup(v ? v : "");
         H5free_memory(v);
@@ -143,6 +144,7 @@ int h5_attr_get_str(hid_t obj, const char *name, char **value)
         char *v = xcalloc(n + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1);
+        H5Tset_cset(mt, H5Tget_cset(t));
         H5OK(H5Aread(a, mt, v));
         H5Tclose(mt);
         *value = v;

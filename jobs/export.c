@@ -604,7 +604,8 @@ int job_export(int argc, char **argv)
            g[0] ? g : "", ndone, s.c, s.h, s.w);
     if (png_dir) printf(" to %s/", png_dir);
     if (npz) printf("%s%s%s", png_dir ? " and " : " to ", npz, s.labels ? " (with labels)" : "");
-    printf("; %zu unfinished rows skipped\n", s.n - ndone);
+    size_t skipped = s.n - ndone;
+    printf("; %zu unfinished row%s skipped\n", skipped, skipped == 1 ? "" : "s");
     samples_close(&s);
     free(g);
     h5_close(f);

@@ -135,7 +135,7 @@ static void list_dir(const char *dir, char ***pngs, int *npng, char ***dirs, int
     if (!d) ddm_die("%s: %s", dir, strerror(errno));
     int cp = 0, cd = 0;
     *pngs = NULL;
-    *dirs = NULL;
+    if (dirs) *dirs = NULL;
     *npng = *ndir = 0;
     struct dirent *e;
     while ((errno = 0, e = readdir(d)) != NULL) {

@@ -58,13 +58,16 @@ void fid_grid_shape(int p, int *nprow, int *npcol)
 }
 
 /* block size: 64 (pdsyevd's usual choice) for large D, smaller so that a small D still
- * spreads over the grid */
+ * spreads over the grid, and always below D: with the whole matrix in one block (D <= NB)
+ * Debian's pdsyevd (ScaLAPACK 2.2) hands the ranks off process (0,0) wrong eigenvalues
+ * with info 0 (seen at D = 3..8, NB = 8 on 1x2 and 2x2 grids). */
 static int pick_nb(int d, int nprow, int npcol)
 {
     int maxdim = nprow > npcol ? nprow : npcol;
     int nb = d / (2 * maxdim);
     if (nb > 64) nb = 64;
     if (nb < 8) nb = 8;
+    if (nb >= d) nb = (d + 1) / 2 < d ? (d + 1) / 2 : 1;
     return nb;
 }
 
@@ -95,14 +98,22 @@ static void grid_syevd(const Grid *g, double *a, double *w, double *z, const cha
     pdsyevd_("V", "L", &g->d, a, &one, &one, g->desc, w, z, &one, &one, g->desc, &wq, &m1,
              &iwq, &m1, &info, 1, 1);
     if (info != 0) ddm_die("pdsyevd workspace query for %s failed (info %d)", what, info);
-    /* the documented minimum as a floor under the query's answer */
+    /* The query's answer (and the documented LWMIN it is built from) was seen too small
+     * when a rank holds little of the matrix (D <= NB on a 2x2 grid): PDORMTR, called
+     * inside, rejected its LWORK and pdsyevd still returned info 0. pick_nb keeps clear of
+     * that case; as a margin the workspace also gets what PDORMTR asks for,
+     * max(NB(NB-1)/2, (NP+NQ) NB) + NB^2, and the 3D pdsyevd keeps for itself. */
     const int zero = 0;
     int np = numroc_(&g->d, &g->nb, &g->myrow, &zero, &g->nprow);
     int nq = numroc_(&g->d, &g->nb, &g->mycol, &zero, &g->npcol);
-    double trilwmin = 3.0 * g->d + fmax((double)g->nb * (np + 1), 3.0 * g->nb);
-    double lmin = fmax(1.0 + 6.0 * g->d + 2.0 * (double)np * nq, trilwmin) + 2.0 * g->d;
-    double lw = fmax(wq, lmin) + 1.0;
-    if (lw > (double)INT32_MAX) ddm_die("pdsyevd for %s needs %.0f doubles of workspace", what, lw);
+    const double nb = g->nb, n = g->d;
+    double trilwmin = 3.0 * n + fmax(nb * (np + 1), 3.0 * nb);
+    double lmin = fmax(1.0 + 6.0 * n + 2.0 * (double)np * nq, trilwmin) + 2.0 * n;
+    double ormtr = fmax(nb * (nb - 1.0) / 2.0, (double)(np + nq) * nb) + nb * nb;
+    double lw = fmax(wq, lmin) + ormtr + 3.0 * n + 1.0;
+    if (lw > (double)INT32_MAX)
+        ddm_die("pdsyevd for %s needs %.0f doubles of workspace, more than LAPACK integers count",
+                what, lw);
     int lwork = (int)lw;
     int liwork = 7 * g->d + 8 * g->npcol + 2;
     if (iwq > liwork) liwork = iwq;
@@ -171,7 +182,8 @@ double fid_frechet(const double *mu1, const double *sigma1, int64_t n1, const do
     g.lld = g.mloc > 1 ? g.mloc : 1;
     int dinfo = 0;
     descinit_(g.desc, &d, &d, &g.nb, &g.nb, &zero, &zero, &g.ctxt, &g.lld, &dinfo);
-    if (dinfo != 0) ddm_die("FID: descinit for the %dx%d grid failed (info %d)", g.nprow, g.npcol, dinfo);
+    if (dinfo != 0)
+        ddm_die("FID: descinit for the %dx%d grid failed (info %d)", g.nprow, g.npcol, dinfo);
 
     int sys0 = Csys2blacs_handle(comm);
     int ctxt0 = sys0;
@@ -240,20 +252,34 @@ double fid_frechet(const double *mu1, const double *sigma1, int64_t n1, const do
     Cfree_blacs_system_handle(sys0);
     Cfree_blacs_system_handle(sys);
 
-    /* every rank holds the same eigenvalues; rank 0 holds the cheap terms */
-    double parts[2] = {mean_term, trace_term};
-    MPICHECK(MPI_Bcast(parts, 2, MPI_DOUBLE, 0, comm));
+    /* pdsyevd hands every rank the same eigenvalues. That is checked, since a ScaLAPACK
+     * failure deep inside (a rejected workspace, say) can leave info 0 and wrong values on
+     * some ranks; then rank 0's terms are used everywhere. */
+    double lo[2] = {trsqrt, (double)clamped1}, hi[2] = {trsqrt, (double)clamped1};
+    MPICHECK(MPI_Allreduce(MPI_IN_PLACE, lo, 2, MPI_DOUBLE, MPI_MIN, comm));
+    MPICHECK(MPI_Allreduce(MPI_IN_PLACE, hi, 2, MPI_DOUBLE, MPI_MAX, comm));
+    if (!(hi[0] - lo[0] <= 1e-12 * fabs(hi[0])) || lo[1] != hi[1])
+        ddm_die("FID: ScaLAPACK gave the ranks different eigenvalues (tr sqrt %.17g .. %.17g, "
+                "%g .. %g near zero) on the %dx%d grid, D = %d, nb = %d",
+                lo[0], hi[0], lo[1], hi[1], g.nprow, g.npcol, d, g.nb);
+    double parts[5] = {mean_term, trace_term, trsqrt, min_eig1, max_eig1};
+    MPICHECK(MPI_Bcast(parts, 5, MPI_DOUBLE, 0, comm));
     mean_term = parts[0];
     trace_term = parts[1];
+    trsqrt = parts[2];
+    min_eig1 = parts[3];
+    max_eig1 = parts[4];
     double fid = mean_term + trace_term - 2.0 * trsqrt;
 
+    /* fewer samples than dimensions, or (numerically) zero eigenvalues: of S1, or of the
+     * bracket, which is congruent to S2 when S1 is not singular */
     int few1 = n1 > 0 && n1 <= d, few2 = n2 > 0 && n2 <= d;
-    int near_singular = clamped1 > 0 || few1 || few2;
+    int near_singular = clamped1 > 0 || clamped2 > 0 || few1 || few2;
     if (near_singular && rank == 0 && !quiet)
-        ddm_warn("FID: near-singular covariance (D = %d; samples %lld and %lld; %d eigenvalues "
-                 "of the first covariance <= %.3g, clamped to 0): the FID is finite but a poor "
-                 "estimate; use more samples than feature dimensions",
-                 d, (long long)n1, (long long)n2, clamped1, tiny1);
+        ddm_warn("FID: near-singular covariance (D = %d; %lld and %lld samples; eigenvalues "
+                 "~0, clamped to 0: %d of S1, %d of sqrt(S1) S2 sqrt(S1)): the FID is finite "
+                 "but a poor estimate; use more samples than feature dimensions",
+                 d, (long long)n1, (long long)n2, clamped1, clamped2);
     if (info) {
         info->nprow = g.nprow;
         info->npcol = g.npcol;
@@ -284,7 +310,8 @@ void fid_stats_allreduce(FeatStats *s, MPI_Comm comm)
     int dmax = s->d, dmin = s->d;
     MPICHECK(MPI_Allreduce(MPI_IN_PLACE, &dmax, 1, MPI_INT, MPI_MAX, comm));
     MPICHECK(MPI_Allreduce(MPI_IN_PLACE, &dmin, 1, MPI_INT, MPI_MIN, comm));
-    if (dmax != dmin) ddm_die("feature statistics: widths differ across ranks (%d vs %d)", dmin, dmax);
+    if (dmax != dmin)
+        ddm_die("feature statistics: widths differ across ranks (%d vs %d)", dmin, dmax);
 
     /* one shift for all: that of the lowest rank holding rows */
     int root = s->n > 0 ? rank : size;

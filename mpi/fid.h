@@ -22,7 +22,7 @@
 typedef struct {
     int nprow, npcol, nb;      /* the BLACS grid and block size used */
     int clamped1;              /* eigenvalues of S1 <= D*eps*max (numerically zero) */
-    int clamped2;              /* eigenvalues of the bracket <= D*eps*max, clamped */
+    int clamped2;              /* the same for the bracket sqrt(S1) S2 sqrt(S1) */
     double min_eig1, max_eig1; /* extreme eigenvalues of S1 before clamping */
     double mean_term;          /* |mu1 - mu2|^2 */
     double trace_term;         /* tr(S1) + tr(S2) */
@@ -36,10 +36,12 @@ typedef struct {
 
 /* Collective over comm. mu (D) and sigma (D,D) full symmetric (row- or column-major, the
  * same thing) are read on rank 0 only; the other ranks may pass NULL. n1, n2 are the
- * sample counts behind the statistics (0 when unknown): fewer samples than D, or a
- * numerically singular S1, prints a warning on rank 0 (unless quiet) and sets
- * info->near_singular. Returns the FID on every rank; info (may be NULL) likewise.
- * Dies (all ranks) on non-finite input or a ScaLAPACK failure. */
+ * sample counts behind the statistics (0 when unknown). Fewer samples than D, or
+ * numerically zero eigenvalues (<= D*eps*max) of S1 or of the bracket, print a warning
+ * on rank 0 (unless quiet) and set info->near_singular; the negative ones are clamped to
+ * 0, so the result is still finite. Returns the FID on every rank (not clamped at 0: FID(X,X)
+ * comes out as +-1e-12 or so); info (may be NULL) likewise. Dies (all ranks) on
+ * non-finite input or a ScaLAPACK failure. */
 double fid_frechet(const double *mu1, const double *sigma1, int64_t n1, const double *mu2,
                    const double *sigma2, int64_t n2, int d, MPI_Comm comm, int quiet,
                    FidInfo *info);

@@ -24,7 +24,8 @@ static float *radii_all(const float *x, size_t n, int d, int k, int rank, int si
     my_rows(n, rank, size, &r0, &r1);
     metrics_knn_radii(radius2 + r0, x, n, d, k, r0, r1);
     if (size > 1) {
-        int *counts = xmalloc(sizeof(int) * (size_t)size), *displs = xmalloc(sizeof(int) * (size_t)size);
+        int *counts = xmalloc(sizeof(int) * (size_t)size);
+        int *displs = xmalloc(sizeof(int) * (size_t)size);
         for (int p = 0; p < size; p++) {
             size_t a, b;
             my_rows(n, p, size, &a, &b);

@@ -119,8 +119,16 @@ void shard_open(Shard *s, const char *path, int channels, int image_size,
                 "(model.channels = %d, model.image_size = %d)",
                 path, (long long)s->n, s->c, s->h, s->w, channels, image_size, image_size,
                 channels, image_size);
-    s->images = H5Dopen2(s->file, "images", H5P_DEFAULT);
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    H5OK(dapl);
+    /* chunk cache: 4 MiB, many hash slots, and w0 = 1 (evict fully-read chunks first:
+     * a random row never reads a whole chunk, so chunks stay until space is needed).
+     * Measured (8192 x 1x32x32, deflate chunks of 256 rows, Bg 64, one rank): HDF5's
+     * default (1 MiB, 521 slots, w0 0.75) 23 ms/step; this 3.5-5 ms/step. */
+    H5OK(H5Pset_chunk_cache(dapl, 12421, (size_t)4 << 20, 1.0));
+    s->images = H5Dopen2(s->file, "images", dapl);
     H5OK(s->images);
+    H5OK(H5Pclose(dapl));
     hid_t t = H5Dget_type(s->images);
     H5OK(t);
     if (H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) != 1 || H5Tget_sign(t) != H5T_SGN_NONE)

@@ -304,7 +304,11 @@ static void test_text_roundtrip(void)
     check(same, "to_text round trip of odd values (17-digit doubles, empty list, 3 EMA rates, 2^63+5 seed)");
     char *t2 = config_to_text(&b);
     check(!strcmp(t, t2), "to_text is canonical (text -> config -> text is identical)");
-    printf("    canonical text starts: %.60s...\n", t);
+    char head[64];
+    snprintf(head, sizeof head, "%s", t);
+    for (char *q = head; *q; q++)
+        if (*q == '\n') *q = '|';
+    printf("    canonical text starts: %s...\n", head);
     free(t);
     free(t2);
 
@@ -489,7 +493,9 @@ static void test_ckpt(void)
 
     /* newer junk: a temporary, a truncated checkpoint, a file of another kind */
     char tmp[400], cmd[1024];
-    snprintf(tmp, sizeof tmp, "%s.tmp-999999", ckpt_path(g_run, 90));
+    char *p90 = ckpt_path(g_run, 90);
+    snprintf(tmp, sizeof tmp, "%s.tmp-999999", p90);
+    free(p90);
     snprintf(cmd, sizeof cmd, "cp %s %s", last, tmp);
     check(system(cmd) == 0, "made a newer temporary %s", strrchr(tmp, '/') + 1);
     char *p50 = ckpt_path(g_run, 50), *p60 = ckpt_path(g_run, 60);

@@ -10,6 +10,7 @@
  * D = feature width, P = ranks.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,6 @@ static int g_rank, g_size;
 
 /* a check made on every rank, reported by rank 0: passes when it passes everywhere */
 static void check_all(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void check_all(int ok, const char *fmt, ...)
 {
     int all = ok;
@@ -123,12 +123,25 @@ static void self_checks(void)
               "FID with 40 samples in D=%d: finite %.10g (serial %.10g), flagged near-singular, "
               "%d eigenvalues ~0 (min %.2g)", d, fs, fsr, info.clamped1, info.min_eig1);
 
+    /* a D smaller than one block: most ranks hold nothing of the matrices */
+    {
+        const double m1[3] = {1, 2, 3}, m2[3] = {0, 2, 5};
+        const double a[9] = {2, 0.5, 0, 0.5, 1, 0.2, 0, 0.2, 3};
+        const double b[9] = {1, 0, 0.1, 0, 2, 0, 0.1, 0, 0.5};
+        double f3 = fid_frechet(m1, a, 0, m2, b, 0, 3, MPI_COMM_WORLD, 0, &info);
+        double r3 = metrics_frechet_lapack(m1, a, m2, b, 3, NULL);
+        check_all(fabs(f3 - r3) <= 1e-12 * fabs(r3) && !info.near_singular,
+                  "FID D=3 on a %dx%d grid (nb %d, blocks of 1-2 rows) = serial: %.15g vs %.15g",
+                  info.nprow, info.npcol, info.nb, f3, r3);
+    }
+
     /* KID and precision/recall with the work spread over ranks = serial */
     KidResult ks, kp;
     metrics_kid(&ks, x, n1, y, n2, d, 100, 10, 5);
     pairwise_kid(&kp, x, n1, y, n2, d, 100, 10, 5, MPI_COMM_WORLD);
     check_all(kp.mean == ks.mean && kp.std == ks.std,
-              "KID with subsets spread over ranks = serial, bitwise: %.10g +- %.3g", kp.mean, kp.std);
+              "KID with subsets spread over ranks = serial, bitwise: %.10g +- %.3g", kp.mean,
+              kp.std);
     PrResult ps, pp;
     metrics_precision_recall(&ps, x, n1, y, n2, d, 3);
     pairwise_precision_recall(&pp, x, n1, y, n2, d, 3, MPI_COMM_WORLD);

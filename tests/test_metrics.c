@@ -62,7 +62,8 @@ static void test_stats(void)
     float *x = xalloc_floats(n * d);
     fill_normal(x, n * d, 0.0f, 1.0f, 5);
     for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) x[i * d + j] = 1000.0f + (float)j + x[i * d + j] * (0.5f + 0.1f * j);
+        for (int j = 0; j < d; j++)
+            x[i * d + j] = 1000.0f + (float)j + x[i * d + j] * (0.5f + 0.1f * j);
     double *mu = xmalloc(sizeof(double) * d), *cov = xmalloc(sizeof(double) * d * d);
     double *rmu = xmalloc(sizeof(double) * d), *rcov = xmalloc(sizeof(double) * d * d);
     two_pass(rmu, rcov, x, n, d);
@@ -185,8 +186,8 @@ static void test_is(void)
     memset(p, 0, sizeof(float) * n * k);
     for (size_t i = 0; i < n; i++) p[i * k + i % k] = 1.0f;
     metrics_inception_score(&m, &s, p, n, k, 0);
-    check(fabs(m - k) < 1e-9 && s < 1e-9, "IS of balanced one-hot probabilities = %d: %.12g +- %.2g",
-          k, m, s);
+    check(fabs(m - k) < 1e-9 && s < 1e-9,
+          "IS of balanced one-hot probabilities = %d: %.12g +- %.2g", k, m, s);
     /* by hand: rows (1,0) and (1/2,1/2), one split:
      * p(y) = (3/4,1/4); KL = log(4/3) and (log(2/3) + log 2)/2 */
     const float q[4] = {1.0f, 0.0f, 0.5f, 0.5f};
@@ -470,7 +471,8 @@ static void test_classifier_learns(void)
             labels[b] = (int)rng_below(&r, 2);
             for (int i = 0; i < S * S; i++) {
                 int right = (i % S) >= S / 2;
-                x[(size_t)b * S * S + i] = (right == labels[b] ? 0.5f : -0.5f) + 0.5f * rng_normal(&r);
+                x[(size_t)b * S * S + i] =
+                    (right == labels[b] ? 0.5f : -0.5f) + 0.5f * rng_normal(&r);
             }
         }
         classifier_zero_grad(net);

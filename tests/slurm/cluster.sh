@@ -212,8 +212,7 @@ stop() {
         if [ -n "$jobs" ]; then
             # let slurmstepd end the job processes (they do not carry the marker)
             SLURM_CONF="$d/etc/slurm.conf" timeout 10 scancel --quiet $jobs 2>/dev/null
-            local i
-            for i in $(seq 1 30); do
+            for _ in $(seq 1 30); do
                 [ -z "$(SLURM_CONF="$d/etc/slurm.conf" timeout 5 squeue -h -t R,CG -o %A 2>/dev/null)" ] && break
                 sleep 0.5
             done
@@ -229,7 +228,6 @@ stop() {
     local rest
     rest=$(marked_pids "$d")
     [ -n "$rest" ] && kill -TERM $rest 2>/dev/null
-    local i
     # daemons end within a second or two; a slurmstepd whose job could not be
     # cancelled ignores SIGTERM and gets SIGKILL after 5 s
     for _ in $(seq 1 25); do
