@@ -60,9 +60,9 @@ bin/tests/%: build/tests/%.o $(TESTLIB_OBJ) build/libddm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) build/libddm.a $(LDLIBS_ALL)
 
-bin/bench/%: build/bench/%.o build/libddm.a
+bin/bench/%: build/bench/%.o $(TESTLIB_OBJ) build/libddm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< build/libddm.a $(LDLIBS_ALL)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) build/libddm.a $(LDLIBS_ALL)
 
 # Install what is missing (Debian packages), then build.
 deps:

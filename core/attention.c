@@ -35,13 +35,15 @@ static int att_slots(int B)
     return B < 2 ? 1 : (B < ATT_MAX_SLOTS ? B : ATT_MAX_SLOTS);
 }
 
-static int att_threads(int slots)
+/* threads for the batch-parallel path: one for small problems (a fork costs more) */
+static int att_threads(int slots, int B, int C, int N)
 {
 #ifdef _OPENMP
+    if ((double)B * C * N * N < 1e6) return 1;
     int t = omp_get_max_threads();
     return t < slots ? t : slots;
 #else
-    (void)slots;
+    (void)slots, (void)B, (void)C, (void)N;
     return 1;
 #endif
 }
@@ -71,7 +73,7 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
     const int slots = att_slots(B);
     if (slots > 1) {
         const int blas_threads = layers_blas_serial_begin();
-#pragma omp parallel for schedule(static) num_threads(att_threads(slots))
+#pragma omp parallel for schedule(static) num_threads(att_threads(slots, B, C, N))
         for (int b = 0; b < B; b++)
             att_forward_one(out + b * CN, att + b * NN, q + b * CN, k + b * CN, v + b * CN, C,
                             N);
@@ -125,7 +127,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout,
     const int slots = att_slots(B);
     if (slots > 1) {
         const int blas_threads = layers_blas_serial_begin();
-#pragma omp parallel num_threads(att_threads(slots))
+#pragma omp parallel num_threads(att_threads(slots, B, C, N))
         {
             int tid = 0;
 #ifdef _OPENMP

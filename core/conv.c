@@ -5,8 +5,9 @@
  * nb = images per chunk, ncol = nb*P.
  *
  * Three paths, chosen by shape (the same choice in conv2d_scratch_floats):
- *  - 3x3 stride 1, >= 16 channels in and out: Winograd F(2x2,3x3), below; 2.25x fewer
- *    flops than im2col, all of them still in sgemm. Most of the U-Net's convs.
+ *  - 3x3 stride 1, >= 16 channels in and out, output >= 16 wide: Winograd F(2x2,3x3),
+ *    below; 2.25x fewer flops than im2col, all of them still in sgemm. Most of the
+ *    U-Net's conv flops (its 32x32 and 16x16 levels).
  *  - 1x1 stride 1 unpadded on large images (P >= CONV_DIRECT_MIN_P): one GEMM per image
  *    straight on the NCHW arrays, no scratch.
  *  - everything else (stride 2, first and last convs with 1 channel, ...): im2col.
@@ -72,6 +73,15 @@ static int conv_chunk(int B, int C, int OC, int K, int P)
     return (int)nb;
 }
 
+/* a conv with fewer multiply-adds than this runs on one thread: forking would cost more,
+ * and on a shared, oversubscribed machine each fork/join can cost a time slice */
+#define CONV_PAR_MIN_MACS 4e6
+
+static int conv_par(int B, int C, int OC, int K, size_t P)
+{
+    return (double)B * C * OC * K * K * (double)P >= CONV_PAR_MIN_MACS;
+}
+
 static int conv_is_direct(int K, int stride, int pad, int P)
 {
     return K == 1 && stride == 1 && pad == 0 && P >= CONV_DIRECT_MIN_P;
@@ -130,6 +140,9 @@ static void par_sgemm(int ta, int tb, int M, int N, int K, float alpha, const fl
 
 #define WINO_MAX_TW 1024 /* tiles per row a stack row buffer holds (images <= 2048 wide) */
 #define WINO_MIN_CH 16   /* with fewer input or output channels the GEMMs are too thin */
+/* Narrower outputs go to im2col: a tile row is then a handful of tiles and the
+ * transforms' per-row overhead eats the gain (at 8x8 the backward ran 10% slower). */
+#define WINO_MIN_WO 16
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define CONV_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
@@ -140,7 +153,8 @@ static void par_sgemm(int ta, int tb, int M, int N, int K, float alpha, const fl
 static int wino_ok(int C, int H, int W, int OC, int K, int stride, int pad)
 {
     return K == 3 && stride == 1 && pad <= 2 && C >= WINO_MIN_CH && OC >= WINO_MIN_CH &&
-           (W + 2 * pad - 1) / 2 <= WINO_MAX_TW && (W + 1) / 2 <= WINO_MAX_TW && H > 0;
+           W + 2 * pad - 2 >= WINO_MIN_WO && (W + 2 * pad - 1) / 2 <= WINO_MAX_TW &&
+           (W + 1) / 2 <= WINO_MAX_TW && H > 0;
 }
 
 /* tiles per image, the larger of the forward's (output Ho x Wo) and the backward data
@@ -367,7 +381,8 @@ static void wino_conv_chunk(float *out, const float *in, const float *U, const f
     const int TH = (Hout + 1) / 2, TW = (Wout + 1) / 2, R = nb * TH;
     const size_t T = (size_t)R * TW;
     float *M = V + 16 * (size_t)Cin * T;
-#pragma omp parallel
+    const int par = conv_par(nb, Cin, Cout, 3, (size_t)Hout * Wout);
+#pragma omp parallel if (par)
     {
         int r0, r1;
         wino_rows(R, &r0, &r1);
@@ -390,7 +405,7 @@ static void wino_forward(float *out, const float *in, const float *w, const floa
     const int Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2;
     const int nbmax = wino_chunk(B, C, OC, H, W, pad);
     float *U = scratch, *V = scratch + 32 * (size_t)OC * C;
-#pragma omp parallel
+#pragma omp parallel if (conv_par(B, C, OC, 3, (size_t)Ho * Wo))
     wino_weights(U, w, OC, C, 0);
     for (int i0 = 0; i0 < B; i0 += nbmax) {
         const int nb = B - i0 < nbmax ? B - i0 : nbmax;
@@ -408,13 +423,14 @@ static void wino_backward(float *din, float *dw, const float *dout, const float 
     const int nbmax = wino_chunk(B, C, OC, H, W, pad);
     const size_t CO16 = 16 * (size_t)OC * C;
     float *U = scratch, *dU = scratch + CO16, *V = scratch + 2 * CO16;
+    const int par = conv_par(B, C, OC, 3, (size_t)Ho * Wo);
     if (dw) {
         memset(dU, 0, sizeof(float) * CO16);
         for (int i0 = 0; i0 < B; i0 += nbmax) {
             const int nb = B - i0 < nbmax ? B - i0 : nbmax, R = nb * TH;
             const size_t T = (size_t)R * TW;
             float *Mb = V + 16 * (size_t)C * T;
-#pragma omp parallel
+#pragma omp parallel if (conv_par(nb, C, OC, 3, (size_t)Ho * Wo))
             {
                 int r0, r1, nt = 1, t = 0;
                 wino_rows(R, &r0, &r1);
@@ -433,7 +449,7 @@ static void wino_backward(float *din, float *dw, const float *dout, const float 
             }
         }
         /* dw += G^T dU G */
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (par)
         for (int oc = 0; oc < OC; oc++)
             for (int c = 0; c < C; c++) {
                 const size_t step = (size_t)OC * C, o = (size_t)oc * C + c;
@@ -455,7 +471,7 @@ static void wino_backward(float *din, float *dw, const float *dout, const float 
             }
     }
     if (din) {
-#pragma omp parallel
+#pragma omp parallel if (par)
         wino_weights(U, w, OC, C, 1);
         for (int i0 = 0; i0 < B; i0 += nbmax) {
             const int nb = B - i0 < nbmax ? B - i0 : nbmax;
@@ -559,10 +575,11 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     const int Ho = conv_out_size(H, K, stride, pad), Wo = conv_out_size(W, K, stride, pad);
     const size_t P = (size_t)Ho * Wo, CKK = (size_t)C * K * K, HW = (size_t)H * W;
     const int blas_threads = layers_blas_serial_begin();
+    const int par = conv_par(B, C, OC, K, P);
 
     if (conv_is_direct(K, stride, pad, (int)P)) {
         /* out_i (OC,P) = W (OC,C) in_i (C,P) (+ bias), one image per thread at a time */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < B; i++) {
             float *o = out + (size_t)i * OC * P;
             if (b)
@@ -587,7 +604,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
         const size_t ncol = (size_t)nb * P;
         float *col = scratch, *mat = scratch + CKK * ncol;
         float *o0 = out + (size_t)i0 * OC * P;
-#pragma omp parallel
+#pragma omp parallel if (par)
         {
             im2col(col, in + (size_t)i0 * C * HW, nb, C, H, W, K, stride, pad, Ho, Wo);
             /* mat (OC, ncol) = W (OC, CKK) col (CKK, ncol) */
@@ -610,7 +627,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
 /* db (OC) += sum of dout over batch and positions; summed in double, fixed order */
 static void conv_bias_grad(float *db, const float *dout, int B, int OC, size_t P)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * OC * P >= 65536)
     for (int oc = 0; oc < OC; oc++) {
         double s = 0.0;
         for (int i = 0; i < B; i++) {
@@ -635,20 +652,21 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout,
     if (db) conv_bias_grad(db, dout, B, OC, P);
     if (!din && !dw) return;
     const int blas_threads = layers_blas_serial_begin();
+    const int par = conv_par(B, C, OC, K, P);
 
     if (conv_is_direct(K, stride, pad, (int)P)) {
         /* din_i (C,P) += W^T dout_i, one image per thread at a time; dw (OC,C) += sum_i
          * dout_i in_i^T as one GEMM over the batch with the images side by side would need
          * a copy, so each thread's rows of dw take every image in turn */
         if (din) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
             for (int i = 0; i < B; i++)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)P, OC, 1.0f, w, C,
                             dout + (size_t)i * OC * P, (int)P, 1.0f, din + (size_t)i * C * HW,
                             (int)P);
         }
         if (dw) {
-#pragma omp parallel
+#pragma omp parallel if (par)
             for (int i = 0; i < B; i++)
                 par_sgemm(0, 1, OC, C, (int)P, 1.0f, dout + (size_t)i * OC * P, (int)P,
                           in + (size_t)i * C * HW, (int)P, 1.0f, dw, C);
@@ -669,7 +687,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout,
         const size_t ncol = (size_t)nb * P;
         float *col = scratch, *mat = scratch + CKK * ncol;
         const float *d0 = dout + (size_t)i0 * OC * P;
-#pragma omp parallel
+#pragma omp parallel if (par)
         {
             /* mat (OC, ncol) = this chunk of dout, images side by side */
 #pragma omp for collapse(2) schedule(static)

@@ -118,6 +118,7 @@ int sampler_config_init(SamplerConfig *sc, const char *name, char *err, size_t e
     sc->corrector_steps = 1;
     sc->predictor = PREDICTOR_REVERSE_DIFFUSION;
     sc->rho = 7.0;             /* Karras et al. 2022, sec. 3 */
+    sc->sigma_max = 80.0;      /* Karras et al. 2022, sec. 3 (capped by the schedule) */
     sc->guidance = 0.0;
     sc->denoise = 1;
     sc->clip = 0;
@@ -154,6 +155,7 @@ int sampler_config_set(SamplerConfig *sc, const char *key, const char *v, char *
     else if (!strcmp(key, "eps")) bad = parse_d(v, &sc->eps);
     else if (!strcmp(key, "snr")) bad = parse_d(v, &sc->snr);
     else if (!strcmp(key, "rho")) bad = parse_d(v, &sc->rho);
+    else if (!strcmp(key, "sigma_max")) bad = parse_d(v, &sc->sigma_max);
     else if (!strcmp(key, "guidance")) bad = parse_d(v, &sc->guidance);
     else if (!strcmp(key, "steps_per_level")) { bad = parse_i(v, &sc->steps_per_level); want = "an integer"; }
     else if (!strcmp(key, "corrector_steps")) { bad = parse_i(v, &sc->corrector_steps); want = "an integer"; }
@@ -180,7 +182,7 @@ int sampler_config_set(SamplerConfig *sc, const char *key, const char *v, char *
     } else {
         if (err) snprintf(err, errlen,
                           "unknown sampler option '%s'; one of steps, eta, skip, sigma2, eps, "
-                          "steps_per_level, snr, corrector_steps, predictor, rho, guidance, "
+                          "steps_per_level, snr, corrector_steps, predictor, rho, sigma_max, guidance, "
                           "denoise, clip", key);
         return -1;
     }
@@ -242,6 +244,10 @@ int sampler_config_check(const SamplerConfig *sc, const Schedule *s, char *err, 
         snprintf(msg, sizeof msg, "sampler pc: predictor none with corrector_steps 0 does nothing");
     else if ((sc->kind == SAMPLER_ODE || sc->kind == SAMPLER_DPMPP2M) && !(sc->rho > 0))
         snprintf(msg, sizeof msg, "sampler %s: rho must be > 0, got %g", name, sc->rho);
+    else if ((sc->kind == SAMPLER_ODE || sc->kind == SAMPLER_DPMPP2M) &&
+             !(sc->sigma_max == 0 || sc->sigma_max > sched_sigma_min(s)))
+        snprintf(msg, sizeof msg, "sampler %s: sigma_max must be 0 (the schedule's) or > the "
+                 "schedule's sigma_min %g, got %g", name, sched_sigma_min(s), sc->sigma_max);
     else if (!isfinite(sc->guidance))
         snprintf(msg, sizeof msg, "sampler %s: guidance must be a number", name);
     if (msg[0]) {
@@ -295,7 +301,11 @@ void sampler_config_describe(const SamplerConfig *sc, const Schedule *s, char *b
                  sc->denoise, sc->guidance);
         break;
     default:
-        snprintf(buf, n, "%s steps=%d rho=%g guidance=%g", nm, N, sc->rho, sc->guidance);
+        if (sc->sigma_max > 0)
+            snprintf(buf, n, "%s steps=%d rho=%g sigma_max=%g guidance=%g", nm, N, sc->rho,
+                     sc->sigma_max, sc->guidance);
+        else
+            snprintf(buf, n, "%s steps=%d rho=%g guidance=%g", nm, N, sc->rho, sc->guidance);
         break;
     }
 }
@@ -666,9 +676,10 @@ static void run_ode(const SamplerConfig *sc, Ctx *c, float *x, const uint64_t *s
     int N = sampler_steps(sc, s);
     double *sig = xmalloc(sizeof(double) * (size_t)(N + 1));
     double smin = sched_sigma_min(s), smax = sched_sigma_max(s);
+    if (sc->sigma_max > 0 && sc->sigma_max < smax) smax = sc->sigma_max;
     sampler_karras_sigmas(sig, N, smin, smax, sc->rho);
     sampler_draw_normals(x, seeds, SAMPLER_STREAM_INIT, c->B, c->D);
-    /* vp: x_T ~ N(0,I) is xbar = x_T / sqrt(ab_T) = x_T sqrt(1 + sigma_max^2) */
+    /* vp: x_T ~ N(0,I) is xbar = x_T / sqrt(ab_T) = x_T sqrt(1 + sigma_max^2); ve: N(0, smax^2) */
     double scale = vp ? sqrt(1.0 + smax * smax) : smax;
     for (size_t j = 0; j < c->n; j++) x[j] = (float)(scale * x[j]);
     float *den = c->x0, *d = c->eps, *x1 = c->z;

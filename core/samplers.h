@@ -76,6 +76,10 @@ typedef struct {
     int corrector_steps;  /* pc: M = 1 */
     SamplerPredictor predictor; /* pc: reverse diffusion */
     double rho;           /* ode, dpmpp2m: Karras spacing exponent, 7 */
+    double sigma_max;     /* ode, dpmpp2m: start at min(sigma_max, the schedule's), 80 (EDM);
+                             0 = the schedule's (vp linear 157, vp cosine 2e4, ve sigma_max).
+                             From the cosine schedule's 2e4, 18 Karras steps leave too few
+                             where the data's modes separate (sigma ~ 1). */
     double guidance;      /* w, 0 = off */
     int denoise;          /* langevin, pc: 1 = finish without noise (see sampler_run), 1 */
     int clip;             /* ddpm, ddim: clip x0-hat to [-1,1] (images), 0 */
@@ -87,7 +91,7 @@ const char *sampler_name(SamplerKind k); /* "ddpm" ... */
 int sampler_config_init(SamplerConfig *sc, const char *name, char *err, size_t errlen);
 /* One option from strings: steps, eta, skip (uniform|quadratic), sigma2 (beta|beta_tilde),
  * eps, steps_per_level, snr, corrector_steps, predictor (reverse_diffusion|
- * euler_maruyama|none), rho, guidance, denoise (0|1), clip (0|1). 0 or -1 with a message. */
+ * euler_maruyama|none), rho, sigma_max, guidance, denoise (0|1), clip (0|1). 0 or -1 with a message. */
 int sampler_config_set(SamplerConfig *sc, const char *key, const char *value, char *err,
                        size_t errlen);
 /* Does the config fit the process and schedule? ddpm, ddim: vp only; langevin: ve only;
@@ -119,11 +123,12 @@ void sampler_config_describe(const SamplerConfig *sc, const Schedule *s, char *b
  *   The corrector's step 2 alpha (r |z| / |s|)^2 uses THIS sample's norms (the paper's
  *   reference code averages norms over the batch, which would tie samples together).
  * ode: probability-flow ODE, Heun (Karras et al. 2022, Alg. 1 with S_churn = 0) on
- *   Karras sigmas (eq. 5, rho) from sigma_max to sigma_min, then 0, in the VE-equivalent
+ *   Karras sigmas (eq. 5, rho) from sigma_max (capped by sc->sigma_max) to the schedule's
+ *   sigma_min, then 0, in the VE-equivalent
  *   variable xbar = x / s(sigma) (vp: sigma = sqrt((1-ab)/ab), s = sqrt(ab)).
  * dpmpp2m: DPM-Solver++(2M) (Lu et al. 2022, Alg. 2) on the same sigmas, data prediction,
  *   lambda = -log sigma; first order at the first and last step.
- * Initial state: vp x_T ~ N(0,I) (ode/dpmpp2m: xbar = x_T sqrt(1+sigma_max^2));
+ * Initial state: vp x_T ~ N(0,I) (ode/dpmpp2m: xbar = n sqrt(1+sigma_max^2), n ~ N(0,I));
  *   ve x ~ N(0, sigma_max^2 I). The network's NFE are added to m->nfe. */
 void sampler_run(const SamplerConfig *sc, const Schedule *s, SamplerModel *m, float *x0_out,
                  const uint64_t *seeds, const int *labels, int B);

@@ -122,7 +122,8 @@ static void prune(const char *dir, int keep)
         if (strncmp(de->d_name, "ckpt-", 5) || !strstr(de->d_name, ".h5.tmp-")) continue;
         char *p = join(dir, de->d_name);
         ddm_warn("%s: deleting a temporary left by an interrupted checkpoint write", p);
-        if (unlink(p) != 0 && errno != ENOENT) ddm_warn("%s: cannot delete: %s", p, strerror(errno));
+        if (unlink(p) != 0 && errno != ENOENT)
+            ddm_warn("%s: cannot delete: %s", p, strerror(errno));
         free(p);
     }
     closedir(d);
@@ -233,7 +234,8 @@ static void shape_text(char *buf, size_t n, int nd, const hsize_t *d)
 {
     size_t off = (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < nd && off < n; i++)
-        off += (size_t)snprintf(buf + off, n - off, "%s%llu", i ? "," : "", (unsigned long long)d[i]);
+        off +=
+            (size_t)snprintf(buf + off, n - off, "%s%llu", i ? "," : "", (unsigned long long)d[i]);
     if (off < n) snprintf(buf + off, n - off, "]");
 }
 
@@ -246,7 +248,8 @@ static char **link_names(hid_t g, int *n)
     *n = (int)gi.nlinks;
     char **names = xcalloc(gi.nlinks ? gi.nlinks : 1, sizeof *names);
     for (hsize_t i = 0; i < gi.nlinks; i++) {
-        ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
+        ssize_t len =
+            H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
         H5OK(len);
         names[i] = xmalloc((size_t)len + 1);
         H5OK(H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, names[i], (size_t)len + 1,
@@ -262,10 +265,11 @@ static void free_names(char **names, int n)
 }
 
 /* Check every tensor of group (e.g. "/model") against the table, then read them. */
-static void read_block(hid_t f, const char *path, const char *group, const TensorInfo *t,
-                       int nt, float *x)
+static void read_block(hid_t f, const char *path, const char *group, const TensorInfo *t, int nt,
+                       float *x)
 {
-    if (!h5_exists(f, group)) ddm_die("%s: has no %s group (not saved in this checkpoint)", path, group);
+    if (!h5_exists(f, group))
+        ddm_die("%s: has no %s group (not saved in this checkpoint)", path, group);
     for (int i = 0; i < nt; i++) {
         char name[256];
         snprintf(name, sizeof name, "%s/%s", group, t[i].name);
@@ -296,8 +300,9 @@ static void read_block(hid_t f, const char *path, const char *group, const Tenso
         int known = 0;
         for (int i = 0; i < nt && !known; i++) known = !strcmp(t[i].name, names[l]);
         if (!known)
-            ddm_die("%s: %s has a tensor '%s' the model does not have (%d stored, the model has %d)",
-                    path, group, names[l], nl, nt);
+            ddm_die(
+                "%s: %s has a tensor '%s' the model does not have (%d stored, the model has %d)",
+                path, group, names[l], nl, nt);
     }
     free_names(names, nl);
     for (int i = 0; i < nt; i++) {
@@ -312,7 +317,8 @@ static void read_block(hid_t f, const char *path, const char *group, const Tenso
 static void read_meta(hid_t f, const char *path, CkptMeta *m)
 {
     memset(m, 0, sizeof *m);
-    if (!h5_attr_get_i64(f, "step", &m->step)) ddm_die("%s: checkpoint has no 'step' attribute", path);
+    if (!h5_attr_get_i64(f, "step", &m->step))
+        ddm_die("%s: checkpoint has no 'step' attribute", path);
     h5_attr_get_i64(f, "images_seen", &m->images_seen);
     h5_attr_get_i64(f, "epoch", &m->epoch);
     h5_attr_get_i64(f, "data_pos", &m->data_pos);
@@ -324,7 +330,8 @@ static void read_meta(hid_t f, const char *path, CkptMeta *m)
         hssize_t n = H5Sget_simple_extent_npoints(s);
         H5OK(H5Sclose(s));
         H5OK(H5Aclose(a));
-        if (n < 0 || n > CKPT_RNG_MAX) ddm_die("%s: rng attribute has %lld bytes", path, (long long)n);
+        if (n < 0 || n > CKPT_RNG_MAX)
+            ddm_die("%s: rng attribute has %lld bytes", path, (long long)n);
         m->rng_bytes = (size_t)n;
         if (n > 0) h5_attr_get_bytes(f, "rng", m->rng, m->rng_bytes);
     }
@@ -353,7 +360,8 @@ void ckpt_load(const char *path, CkptBlocks *b, CkptMeta *meta)
         ckpt_ema_name(r, sizeof r, b->ema_rate[e]);
         snprintf(g, sizeof g, "/ema/%s", r);
         if (!h5_exists(f, g))
-            ddm_die("%s: has no EMA copy at rate %s (train.ema changed since this checkpoint?)", path, r);
+            ddm_die("%s: has no EMA copy at rate %s (train.ema changed since this checkpoint?)",
+                    path, r);
         read_block(f, path, g, b->tensors, b->n_tensors, b->ema[e]);
     }
     if (b->m) read_block(f, path, "/optim/m", b->tensors, b->n_tensors, b->m);
@@ -367,8 +375,10 @@ int ckpt_load_latest(const char *run_dir, CkptBlocks *b, CkptMeta *meta, char **
     int64_t step;
     if (!ckpt_find_latest(run_dir, &p, &step)) return 0;
     ckpt_load(p, b, meta);
-    if (path) *path = p;
-    else free(p);
+    if (path)
+        *path = p;
+    else
+        free(p);
     return 1;
 }
 
@@ -404,8 +414,8 @@ int ckpt_ema_rates(const char *path, double *rates, int max)
     return n;
 }
 
-void ckpt_load_weights(const char *path, const TensorInfo *tensors, int n_tensors,
-                       float *block, double ema_rate, CkptMeta *meta)
+void ckpt_load_weights(const char *path, const TensorInfo *tensors, int n_tensors, float *block,
+                       double ema_rate, CkptMeta *meta)
 {
     hid_t f = open_checked(path);
     if (meta) read_meta(f, path, meta);
@@ -422,7 +432,8 @@ void ckpt_load_weights(const char *path, const TensorInfo *tensors, int n_tensor
             char list[256] = "";
             size_t off = 0;
             for (int i = 0; i < n && off < sizeof list; i++)
-                off += (size_t)snprintf(list + off, sizeof list - off, "%s%.10g", i ? ", " : "", rates[i]);
+                off += (size_t)snprintf(list + off, sizeof list - off, "%s%.10g", i ? ", " : "",
+                                        rates[i]);
             ddm_die("%s: has no EMA weights at rate %s (it has: %s)", path, r, n ? list : "none");
         }
     }

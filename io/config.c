@@ -31,29 +31,28 @@ static const CfgKey KEYS[] = {
      "label classes for class conditioning (0 = unconditional)"},
     {"model", "image_size", CFG_INT, OFF(model, image_size), NOCOUNT, NULL, "32", "pixels",
      "height = width of the images"},
-    {"model", "channels", CFG_INT, OFF(model, channels), NOCOUNT, NULL, "1", "",
-     "image channels"},
+    {"model", "channels", CFG_INT, OFF(model, channels), NOCOUNT, NULL, "1", "", "image channels"},
     /* [diffusion] */
     {"diffusion", "process", CFG_CHOICE, OFF(diffusion, process), NOCOUNT, "vp|ve", "vp", "",
      "vp: DDPM / VP-SDE; ve: NCSN / VE-SDE"},
     {"diffusion", "schedule", CFG_CHOICE, OFF(diffusion, schedule), NOCOUNT, "linear|cosine",
      "linear", "", "beta schedule (vp)"},
-    {"diffusion", "timesteps", CFG_INT, OFF(diffusion, timesteps), NOCOUNT, NULL, "1000",
-     "steps", "T, discrete diffusion steps (vp)"},
-    {"diffusion", "beta_start", CFG_F64, OFF(diffusion, beta_start), NOCOUNT, NULL, "0.0001",
-     "", "beta_1 of the linear schedule (vp)"},
+    {"diffusion", "timesteps", CFG_INT, OFF(diffusion, timesteps), NOCOUNT, NULL, "1000", "steps",
+     "T, discrete diffusion steps (vp)"},
+    {"diffusion", "beta_start", CFG_F64, OFF(diffusion, beta_start), NOCOUNT, NULL, "0.0001", "",
+     "beta_1 of the linear schedule (vp)"},
     {"diffusion", "beta_end", CFG_F64, OFF(diffusion, beta_end), NOCOUNT, NULL, "0.02", "",
      "beta_T of the linear schedule (vp)"},
-    {"diffusion", "prediction", CFG_CHOICE, OFF(diffusion, prediction), NOCOUNT, "eps|x0|v",
-     "eps", "", "what the network predicts (ve: eps only)"},
+    {"diffusion", "prediction", CFG_CHOICE, OFF(diffusion, prediction), NOCOUNT, "eps|x0|v", "eps",
+     "", "what the network predicts (ve: eps only)"},
     {"diffusion", "loss", CFG_CHOICE, OFF(diffusion, loss), NOCOUNT, "simple|vlb", "simple", "",
      "per-timestep loss weight: simple = 1, vlb = normalised VLB weight (vp)"},
     {"diffusion", "sigma_min", CFG_F64, OFF(diffusion, sigma_min), NOCOUNT, NULL, "0.01", "",
      "smallest noise level (ve)"},
     {"diffusion", "sigma_max", CFG_F64, OFF(diffusion, sigma_max), NOCOUNT, NULL, "50", "",
      "largest noise level (ve)"},
-    {"diffusion", "num_scales", CFG_INT, OFF(diffusion, num_scales), NOCOUNT, NULL, "232",
-     "levels", "L, geometric noise levels (ve)"},
+    {"diffusion", "num_scales", CFG_INT, OFF(diffusion, num_scales), NOCOUNT, NULL, "232", "levels",
+     "L, geometric noise levels (ve)"},
     /* [train] */
     {"train", "batch", CFG_INT, OFF(train, batch), NOCOUNT, NULL, "64", "images",
      "GLOBAL batch, split evenly over the ranks"},
@@ -148,12 +147,19 @@ static const char *type_desc(const CfgKey *k, char *buf, size_t n)
 {
     switch (k->type) {
     case CFG_INT:
-    case CFG_I64: return "an integer";
-    case CFG_U64: return "a non-negative integer";
-    case CFG_F64: return "a number";
-    case CFG_CHOICE: snprintf(buf, n, "one of %s", k->choices); return buf;
-    case CFG_INT_LIST: return "a comma-separated list of integers, may be empty";
-    case CFG_F64_LIST: return "a comma-separated list of numbers, may be empty";
+    case CFG_I64:
+        return "an integer";
+    case CFG_U64:
+        return "a non-negative integer";
+    case CFG_F64:
+        return "a number";
+    case CFG_CHOICE:
+        snprintf(buf, n, "one of %s", k->choices);
+        return buf;
+    case CFG_INT_LIST:
+        return "a comma-separated list of integers, may be empty";
+    case CFG_F64_LIST:
+        return "a comma-separated list of numbers, may be empty";
     }
     return "?";
 }
@@ -219,8 +225,10 @@ static int parse_list(const char *value, int is_int, void *dst, int *count)
             p = comma + 1;
         }
     }
-    if (is_int) memcpy(dst, ivals, (size_t)n * sizeof(int));
-    else memcpy(dst, dvals, (size_t)n * sizeof(double));
+    if (is_int)
+        memcpy(dst, ivals, (size_t)n * sizeof(int));
+    else
+        memcpy(dst, dvals, (size_t)n * sizeof(double));
     *count = n;
     return 0;
 }
@@ -284,6 +292,10 @@ static int set_value(DdmConfig *cfg, const CfgKey *k, const char *value)
 /* shortest decimal text that reads back as exactly x */
 static void fmt_double(char *buf, size_t n, double x)
 {
+    if (x == floor(x) && fabs(x) < 1e15) { /* "50", not "5e+01" */
+        snprintf(buf, n, "%.0f", x);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, n, "%.*g", prec, x);
         if (strtod(buf, NULL) == x) return;
@@ -297,12 +309,18 @@ char *config_value_text(const DdmConfig *cfg, const CfgKey *k)
     char buf[512];
     buf[0] = '\0';
     switch (k->type) {
-    case CFG_INT: snprintf(buf, sizeof buf, "%d", *(const int *)src); break;
-    case CFG_I64: snprintf(buf, sizeof buf, "%lld", (long long)*(const int64_t *)src); break;
+    case CFG_INT:
+        snprintf(buf, sizeof buf, "%d", *(const int *)src);
+        break;
+    case CFG_I64:
+        snprintf(buf, sizeof buf, "%lld", (long long)*(const int64_t *)src);
+        break;
     case CFG_U64:
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)src);
         break;
-    case CFG_F64: fmt_double(buf, sizeof buf, *(const double *)src); break;
+    case CFG_F64:
+        fmt_double(buf, sizeof buf, *(const double *)src);
+        break;
     case CFG_CHOICE: {
         int idx = *(const int *)src;
         const char *c = k->choices;
@@ -321,8 +339,10 @@ char *config_value_text(const DdmConfig *cfg, const CfgKey *k)
         size_t off = 0;
         for (int i = 0; i < cnt && off < sizeof buf; i++) {
             char item[40];
-            if (k->type == CFG_INT_LIST) snprintf(item, sizeof item, "%d", ((const int *)src)[i]);
-            else fmt_double(item, sizeof item, ((const double *)src)[i]);
+            if (k->type == CFG_INT_LIST)
+                snprintf(item, sizeof item, "%d", ((const int *)src)[i]);
+            else
+                fmt_double(item, sizeof item, ((const double *)src)[i]);
             off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s", i ? "," : "", item);
         }
         break;
@@ -335,14 +355,14 @@ void config_defaults(DdmConfig *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     for (int i = 0; i < NKEYS; i++)
-        DDM_ASSERT(set_value(cfg, &KEYS[i], KEYS[i].def) == 0, "config table: bad default '%s' for %s.%s",
-                   KEYS[i].def, KEYS[i].section, KEYS[i].name);
+        DDM_ASSERT(set_value(cfg, &KEYS[i], KEYS[i].def) == 0,
+                   "config table: bad default '%s' for %s.%s", KEYS[i].def, KEYS[i].section,
+                   KEYS[i].name);
 }
 
 /* ---- INI ---- */
 
-int config_parse_text(DdmConfig *cfg, const char *text, const char *name, char *err,
-                      size_t errlen)
+int config_parse_text(DdmConfig *cfg, const char *text, const char *name, char *err, size_t errlen)
 {
     char section[64] = "";
     int have_section = 0, lineno = 0, rc = 0;
@@ -364,15 +384,17 @@ int config_parse_text(DdmConfig *cfg, const char *text, const char *name, char *
         if (*s == '[') {
             char *close = strchr(s, ']');
             if (!close || *trim(close + 1)) {
-                set_err(err, errlen, "%s:%d: bad section line '%s' (expected [name])", name, lineno, s);
+                set_err(err, errlen, "%s:%d: bad section line '%s' (expected [name])", name, lineno,
+                        s);
                 rc = -1;
                 goto out;
             }
             *close = '\0';
             char *sec = trim(s + 1);
             if (!section_known(sec)) {
-                set_err(err, errlen, "%s:%d: unknown section [%s] (sections: [model] [diffusion] [train])",
-                        name, lineno, sec);
+                set_err(err, errlen,
+                        "%s:%d: unknown section [%s] (sections: [model] [diffusion] [train])", name,
+                        lineno, sec);
                 rc = -1;
                 goto out;
             }
@@ -468,7 +490,8 @@ int config_set(DdmConfig *cfg, const char *assignment, char *err, size_t errlen)
         char sec[64];
         snprintf(sec, sizeof sec, "%.*s", (int)(dot - name), name);
         if (!section_known(sec)) {
-            set_err(err, errlen, "--set %s: unknown section [%s] (sections: model, diffusion, train)",
+            set_err(err, errlen,
+                    "--set %s: unknown section [%s] (sections: model, diffusion, train)",
                     assignment, sec);
             goto out;
         }
@@ -496,7 +519,8 @@ out:
 
 /* ---- validation ---- */
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
@@ -512,27 +536,36 @@ int config_validate(const DdmConfig *c, char *err, size_t errlen)
 {
     /* [model] */
     if (c->model.ch < 1) return bad(err, errlen, "model.ch = %d: must be >= 1", c->model.ch);
-    if (c->model.n_ch_mult < 1) return bad(err, errlen, "model.ch_mult is empty: give one multiplier per level");
+    if (c->model.n_ch_mult < 1)
+        return bad(err, errlen, "model.ch_mult is empty: give one multiplier per level");
     for (int i = 0; i < c->model.n_ch_mult; i++)
         if (c->model.ch_mult[i] < 1)
-            return bad(err, errlen, "model.ch_mult entry %d is %d: must be >= 1", i + 1, c->model.ch_mult[i]);
+            return bad(err, errlen, "model.ch_mult entry %d is %d: must be >= 1", i + 1,
+                       c->model.ch_mult[i]);
     if (c->model.num_res_blocks < 1)
         return bad(err, errlen, "model.num_res_blocks = %d: must be >= 1", c->model.num_res_blocks);
-    if (c->model.groups < 1) return bad(err, errlen, "model.groups = %d: must be >= 1", c->model.groups);
+    if (c->model.groups < 1)
+        return bad(err, errlen, "model.groups = %d: must be >= 1", c->model.groups);
     if (c->model.ch % c->model.groups)
-        return bad(err, errlen, "model.groups = %d does not divide model.ch = %d", c->model.groups, c->model.ch);
+        return bad(err, errlen, "model.groups = %d does not divide model.ch = %d", c->model.groups,
+                   c->model.ch);
     /* ch % groups == 0 covers every level: widths are ch * ch_mult */
     if (!(c->model.dropout >= 0 && c->model.dropout < 1))
         return bad(err, errlen, "model.dropout = %g: must be in [0, 1)", c->model.dropout);
     if (c->model.num_classes < 0)
-        return bad(err, errlen, "model.num_classes = %d: must be >= 0 (0 = unconditional)", c->model.num_classes);
-    if (c->model.channels < 1) return bad(err, errlen, "model.channels = %d: must be >= 1", c->model.channels);
-    if (c->model.image_size < 1) return bad(err, errlen, "model.image_size = %d: must be >= 1", c->model.image_size);
+        return bad(err, errlen, "model.num_classes = %d: must be >= 0 (0 = unconditional)",
+                   c->model.num_classes);
+    if (c->model.channels < 1)
+        return bad(err, errlen, "model.channels = %d: must be >= 1", c->model.channels);
+    if (c->model.image_size < 1)
+        return bad(err, errlen, "model.image_size = %d: must be >= 1", c->model.image_size);
     {
         int div = 1 << (c->model.n_ch_mult - 1);
         if (c->model.image_size % div)
-            return bad(err, errlen, "model.image_size = %d: must be divisible by %d (2^(levels-1), %d levels in model.ch_mult)",
-                c->model.image_size, div, c->model.n_ch_mult);
+            return bad(err, errlen,
+                       "model.image_size = %d: must be divisible by %d (2^(levels-1), %d levels in "
+                       "model.ch_mult)",
+                       c->model.image_size, div, c->model.n_ch_mult);
     }
     for (int i = 0; i < c->model.n_attn; i++) {
         int r = c->model.attn_resolutions[i], found = 0;
@@ -543,7 +576,9 @@ int config_validate(const DdmConfig *c, char *err, size_t errlen)
             for (int l = 0; l < c->model.n_ch_mult && off < sizeof res; l++)
                 off += (size_t)snprintf(res + off, sizeof res - off, "%s%d", l ? "," : "",
                                         c->model.image_size >> l);
-            return bad(err, errlen, "model.attn_resolutions: %d is not a resolution of the network (%s)", r, res);
+            return bad(err, errlen,
+                       "model.attn_resolutions: %d is not a resolution of the network (%s)", r,
+                       res);
         }
     }
     /* [diffusion] */
@@ -551,55 +586,69 @@ int config_validate(const DdmConfig *c, char *err, size_t errlen)
         return bad(err, errlen, "diffusion.timesteps = %d: must be >= 1", c->diffusion.timesteps);
     if (c->diffusion.process == PROC_VP && c->diffusion.schedule == SCHED_LINEAR) {
         if (!(c->diffusion.beta_start > 0 && c->diffusion.beta_start < 1))
-            return bad(err, errlen, "diffusion.beta_start = %g: must be in (0, 1)", c->diffusion.beta_start);
+            return bad(err, errlen, "diffusion.beta_start = %g: must be in (0, 1)",
+                       c->diffusion.beta_start);
         if (!(c->diffusion.beta_end >= c->diffusion.beta_start && c->diffusion.beta_end < 1))
-            return bad(err, errlen, "diffusion.beta_end = %g: must be in [beta_start, 1) (beta_start = %g)",
-                c->diffusion.beta_end, c->diffusion.beta_start);
+            return bad(err, errlen,
+                       "diffusion.beta_end = %g: must be in [beta_start, 1) (beta_start = %g)",
+                       c->diffusion.beta_end, c->diffusion.beta_start);
     }
     if (!(c->diffusion.sigma_min > 0))
         return bad(err, errlen, "diffusion.sigma_min = %g: must be > 0", c->diffusion.sigma_min);
     if (!(c->diffusion.sigma_max > c->diffusion.sigma_min))
-        return bad(err, errlen, "diffusion.sigma_max = %g: must be > sigma_min = %g", c->diffusion.sigma_max,
-            c->diffusion.sigma_min);
+        return bad(err, errlen, "diffusion.sigma_max = %g: must be > sigma_min = %g",
+                   c->diffusion.sigma_max, c->diffusion.sigma_min);
     if (c->diffusion.num_scales < 2)
         return bad(err, errlen, "diffusion.num_scales = %d: must be >= 2", c->diffusion.num_scales);
     if (c->diffusion.process == PROC_VE && c->diffusion.prediction != PRED_EPS)
-        return bad(err, errlen, "diffusion.prediction: the ve process trains eps (the NCSN score) only");
+        return bad(err, errlen,
+                   "diffusion.prediction: the ve process trains eps (the NCSN score) only");
     if (c->diffusion.process == PROC_VE && c->diffusion.loss != LOSS_SIMPLE)
         return bad(err, errlen, "diffusion.loss = vlb needs diffusion.process = vp");
     /* [train] */
-    if (c->train.batch < 1) return bad(err, errlen, "train.batch = %d: must be >= 1", c->train.batch);
+    if (c->train.batch < 1)
+        return bad(err, errlen, "train.batch = %d: must be >= 1", c->train.batch);
     if (!(c->train.lr >= 0)) return bad(err, errlen, "train.lr = %g: must be >= 0", c->train.lr);
-    if (c->train.warmup < 0) return bad(err, errlen, "train.warmup = %d: must be >= 0", c->train.warmup);
+    if (c->train.warmup < 0)
+        return bad(err, errlen, "train.warmup = %d: must be >= 0", c->train.warmup);
     if (!(c->train.weight_decay >= 0))
         return bad(err, errlen, "train.weight_decay = %g: must be >= 0", c->train.weight_decay);
     if (!(c->train.grad_clip >= 0))
         return bad(err, errlen, "train.grad_clip = %g: must be >= 0 (0 = off)", c->train.grad_clip);
     for (int i = 0; i < c->train.n_ema; i++) {
         if (!(c->train.ema[i] > 0 && c->train.ema[i] < 1))
-            return bad(err, errlen, "train.ema entry %d is %g: a decay rate must be in (0, 1)", i + 1, c->train.ema[i]);
+            return bad(err, errlen, "train.ema entry %d is %g: a decay rate must be in (0, 1)",
+                       i + 1, c->train.ema[i]);
         for (int j = 0; j < i; j++)
             if (c->train.ema[j] == c->train.ema[i])
                 return bad(err, errlen, "train.ema lists %g twice", c->train.ema[i]);
     }
     if (c->train.max_steps < 0)
-        return bad(err, errlen, "train.max_steps = %lld: must be >= 0", (long long)c->train.max_steps);
-    if (c->train.log_every < 1) return bad(err, errlen, "train.log_every = %d: must be >= 1", c->train.log_every);
-    if (c->train.ckpt_every < 1) return bad(err, errlen, "train.ckpt_every = %d: must be >= 1", c->train.ckpt_every);
+        return bad(err, errlen, "train.max_steps = %lld: must be >= 0",
+                   (long long)c->train.max_steps);
+    if (c->train.log_every < 1)
+        return bad(err, errlen, "train.log_every = %d: must be >= 1", c->train.log_every);
+    if (c->train.ckpt_every < 1)
+        return bad(err, errlen, "train.ckpt_every = %d: must be >= 1", c->train.ckpt_every);
     if (c->train.keep < 1) return bad(err, errlen, "train.keep = %d: must be >= 1", c->train.keep);
     if (c->train.preview_every < 0)
-        return bad(err, errlen, "train.preview_every = %d: must be >= 0 (0 = off)", c->train.preview_every);
+        return bad(err, errlen, "train.preview_every = %d: must be >= 0 (0 = off)",
+                   c->train.preview_every);
     if (!(c->train.p_uncond >= 0 && c->train.p_uncond <= 1))
         return bad(err, errlen, "train.p_uncond = %g: must be in [0, 1]", c->train.p_uncond);
-    if (c->train.threads < 0) return bad(err, errlen, "train.threads = %d: must be >= 0 (0 = all)", c->train.threads);
-    if (c->train.flip != 0 && c->train.flip != 1) return bad(err, errlen, "train.flip = %d: must be 0 or 1", c->train.flip);
+    if (c->train.threads < 0)
+        return bad(err, errlen, "train.threads = %d: must be >= 0 (0 = all)", c->train.threads);
+    if (c->train.flip != 0 && c->train.flip != 1)
+        return bad(err, errlen, "train.flip = %d: must be 0 or 1", c->train.flip);
     if (!(c->train.adam_beta1 >= 0 && c->train.adam_beta1 < 1))
         return bad(err, errlen, "train.adam_beta1 = %g: must be in [0, 1)", c->train.adam_beta1);
     if (!(c->train.adam_beta2 >= 0 && c->train.adam_beta2 < 1))
         return bad(err, errlen, "train.adam_beta2 = %g: must be in [0, 1)", c->train.adam_beta2);
-    if (!(c->train.adam_eps > 0)) return bad(err, errlen, "train.adam_eps = %g: must be > 0", c->train.adam_eps);
+    if (!(c->train.adam_eps > 0))
+        return bad(err, errlen, "train.adam_eps = %g: must be > 0", c->train.adam_eps);
     if (c->train.task == TASK_CLASSIFIER && c->model.num_classes < 2)
-        return bad(err, errlen, "train.task = classifier needs model.num_classes >= 2 (it is %d)", c->model.num_classes);
+        return bad(err, errlen, "train.task = classifier needs model.num_classes >= 2 (it is %d)",
+                   c->model.num_classes);
     return 0;
 }
 
@@ -637,7 +686,8 @@ void config_print_keys(FILE *f)
             const CfgKey *k = &KEYS[i];
             if (strcmp(k->section, SECTIONS[s])) continue;
             char lhs[96];
-            snprintf(lhs, sizeof lhs, "%s.%s = %s", k->section, k->name, *k->def ? k->def : "(none)");
+            snprintf(lhs, sizeof lhs, "%s.%s = %s", k->section, k->name,
+                     *k->def ? k->def : "(none)");
             fprintf(f, "    %-34s %s", lhs, k->help);
             if (k->type == CFG_CHOICE) fprintf(f, " (%s)", k->choices);
             if (*k->unit) fprintf(f, " [%s]", k->unit);
@@ -685,7 +735,7 @@ void config_to_sched(const DdmConfig *cfg, SchedConfig *s)
     s->timesteps = cfg->diffusion.timesteps;
     s->beta_start = cfg->diffusion.beta_start;
     s->beta_end = cfg->diffusion.beta_end;
-    s->prediction = cfg->diffusion.prediction == 1 ? PRED_X0
+    s->prediction = cfg->diffusion.prediction == 1   ? PRED_X0
                     : cfg->diffusion.prediction == 2 ? PRED_V
                                                      : PRED_EPS;
     s->sigma_min = cfg->diffusion.sigma_min;

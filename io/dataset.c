@@ -27,6 +27,7 @@ static hid_t make_dset(const char *path, hid_t file, const char *name, hid_t typ
     H5OK(dcpl);
     H5OK(H5Pset_chunk(dcpl, nd, chunk));
     H5OK(H5Pset_deflate(dcpl, 4));
+    H5OK(H5Pset_obj_track_times(dcpl, 0));
     hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0) ddm_die("%s: cannot create dataset '%s'", path, name);
     H5OK(H5Pclose(dcpl));

@@ -30,10 +30,33 @@ hid_t h5_open(const char *path, unsigned flags, hid_t fapl)
     return f;
 }
 
+static hid_t untimed(hid_t *cache, hid_t cls)
+{
+    if (*cache <= 0) {
+        *cache = H5Pcreate(cls);
+        H5OK(*cache);
+        H5OK(H5Pset_obj_track_times(*cache, 0));
+    }
+    return *cache;
+}
+
+hid_t h5_untimed_gcpl(void)
+{
+    static hid_t p = 0;
+    return untimed(&p, H5P_GROUP_CREATE);
+}
+
+hid_t h5_untimed_dcpl(void)
+{
+    static hid_t p = 0;
+    return untimed(&p, H5P_DATASET_CREATE);
+}
+
 hid_t h5_create(const char *path, hid_t fapl)
 {
+    static hid_t fcpl = 0;
     h5_quiet();
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, untimed(&fcpl, H5P_FILE_CREATE), fapl);
     if (f < 0) {
         /* find the reason HDF5 does not say */
         char *d = xstrdup(path);
@@ -198,7 +221,7 @@ void h5_make_parents(hid_t loc, const char *name)
     for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
         *s = '\0';
         if (H5Lexists(loc, p, H5P_DEFAULT) <= 0) {
-            hid_t g = H5Gcreate2(loc, p, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            hid_t g = H5Gcreate2(loc, p, H5P_DEFAULT, h5_untimed_gcpl(), H5P_DEFAULT);
             H5OK(g);
             H5Gclose(g);
         }
@@ -228,7 +251,7 @@ static void write_dense(hid_t loc, const char *name, hid_t type, const void *x, 
     if (H5Lexists(loc, name, H5P_DEFAULT) > 0) H5OK(H5Ldelete(loc, name, H5P_DEFAULT));
     hid_t s = H5Screate_simple(ndim, dims, NULL);
     H5OK(s);
-    hid_t d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, h5_untimed_dcpl(), H5P_DEFAULT);
     H5OK(d);
     H5OK(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x));
     H5Dclose(d);

@@ -23,6 +23,11 @@ void h5_quiet(void);
 hid_t h5_open(const char *path, unsigned flags, hid_t fapl);
 /* Same, but returns a negative id instead of dying. */
 hid_t h5_try_open(const char *path, unsigned flags, hid_t fapl);
+/* Property lists (shared, never closed) that leave out HDF5's modification times, so that
+ * two runs writing the same data write the same bytes. h5_create uses them. */
+hid_t h5_untimed_gcpl(void);
+hid_t h5_untimed_dcpl(void);
+
 /* Create (truncate) a file; dies with "PATH: cannot create: <reason>". */
 hid_t h5_create(const char *path, hid_t fapl);
 void h5_close(hid_t file);

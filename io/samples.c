@@ -16,8 +16,7 @@ void samples_group_name(char *buf, size_t n, const SamplesSetting *set)
     if (off < n && set->eta >= 0) off += (size_t)snprintf(buf + off, n - off, "-eta%g", set->eta);
     if (off < n && set->guidance != 0)
         off += (size_t)snprintf(buf + off, n - off, "-w%g", set->guidance);
-    if (off < n && set->class_label >= 0)
-        snprintf(buf + off, n - off, "-c%d", set->class_label);
+    if (off < n && set->class_label >= 0) snprintf(buf + off, n - off, "-c%d", set->class_label);
 }
 
 /* ---- file ---- */
@@ -81,6 +80,7 @@ static hid_t make_dset(hid_t loc, const char *path, const char *name, hid_t type
      * reader of a half-done file sees in unfinished rows */
     H5OK(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
     H5OK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
+    H5OK(H5Pset_obj_track_times(dcpl, 0)); /* no timestamps: equal runs, equal bytes */
     hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0) ddm_die("%s: cannot create dataset '%s'", path, name);
     H5OK(H5Pclose(dcpl));
@@ -102,8 +102,8 @@ static void fmt_num(char *buf, size_t n, double x) { snprintf(buf, n, "%.10g", x
 static void mismatch(const SamplesFile *sf, const char *group, const char *key, const char *was,
                      const char *now)
 {
-    ddm_die("%s: group %s was made with %s=%s, this run asks %s=%s; use another --out",
-            sf->path, group, key, was, key, now);
+    ddm_die("%s: group %s was made with %s=%s, this run asks %s=%s; use another --out", sf->path,
+            group, key, was, key, now);
 }
 
 /* Value of word "key=..." in a settings string ("(unset)" when absent), into out. */
@@ -260,8 +260,8 @@ static void write_rows(hid_t dset, hid_t type, hid_t dxpl, const int64_t *sorted
 }
 
 int64_t samples_group_open(SamplesGroup *g, SamplesFile *sf, const char *name,
-                           const SamplesSetting *set, const int64_t *seeds, int64_t n, int c,
-                           int h, int w, int64_t **todo)
+                           const SamplesSetting *set, const int64_t *seeds, int64_t n, int c, int h,
+                           int w, int64_t **todo)
 {
     DDM_ASSERT(n >= 1 && c >= 1 && h >= 1 && w >= 1, "samples_group_open: %lld x %d x %d x %d",
                (long long)n, c, h, w);
@@ -291,7 +291,7 @@ int64_t samples_group_open(SamplesGroup *g, SamplesFile *sf, const char *name,
             if (!done[i]) rows[ntodo++] = i;
         free(done);
     } else {
-        g->group = H5Gcreate2(sf->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        g->group = H5Gcreate2(sf->file, name, H5P_DEFAULT, h5_untimed_gcpl(), H5P_DEFAULT);
         if (g->group < 0) ddm_die("%s: cannot create group '%s'", sf->path, name);
         h5_attr_set_str(g->group, "sampler", set->sampler);
         h5_attr_set_i64(g->group, "steps", set->steps);
@@ -308,17 +308,21 @@ int64_t samples_group_open(SamplesGroup *g, SamplesFile *sf, const char *name,
         const int64_t zero64 = 0;
         g->images = make_dset(g->group, sf->path, "images", H5T_STD_U8LE, 4, dims, chunk, &zero8);
         g->seeds = make_dset(g->group, sf->path, "seeds", H5T_STD_I64LE, 1, dims, &chunk1, &zero64);
-        g->labels = make_dset(g->group, sf->path, "labels", H5T_STD_I32LE, 1, dims, &chunk1, &minus1);
+        g->labels =
+            make_dset(g->group, sf->path, "labels", H5T_STD_I32LE, 1, dims, &chunk1, &minus1);
         g->done = make_dset(g->group, sf->path, "done", H5T_STD_U8LE, 1, dims, &chunk1, &zero8);
         /* the seeds: one rank writes them all, the others join with nothing */
         rows = xmalloc((size_t)n * sizeof *rows);
         for (int64_t i = 0; i < n; i++) rows[i] = i;
-        write_rows(g->seeds, H5T_NATIVE_INT64, sf->dxpl, rows, sf->is_root ? (size_t)n : 0, seeds, 1);
+        write_rows(g->seeds, H5T_NATIVE_INT64, sf->dxpl, rows, sf->is_root ? (size_t)n : 0, seeds,
+                   1);
         H5OK(H5Fflush(sf->file, H5F_SCOPE_GLOBAL));
         ntodo = n;
     }
-    if (todo) *todo = rows;
-    else free(rows);
+    if (todo)
+        *todo = rows;
+    else
+        free(rows);
     return ntodo;
 }
 
@@ -347,8 +351,8 @@ static int rowidx_cmp(const void *a, const void *b)
     return (x->row > y->row) - (x->row < y->row);
 }
 
-void samples_write_rows(SamplesGroup *g, const int64_t *rows, size_t nrows,
-                        const uint8_t *images, const int32_t *labels)
+void samples_write_rows(SamplesGroup *g, const int64_t *rows, size_t nrows, const uint8_t *images,
+                        const int32_t *labels)
 {
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w;
     RowIdx *ri = xmalloc((nrows ? nrows : 1) * sizeof *ri);
@@ -394,7 +398,8 @@ int samples_list_groups(hid_t file, char ***names)
     char **out = xcalloc(gi.nlinks ? gi.nlinks : 1, sizeof *out);
     int n = 0;
     for (hsize_t i = 0; i < gi.nlinks; i++) {
-        ssize_t len = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
+        ssize_t len =
+            H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
         H5OK(len);
         char *nm = xmalloc((size_t)len + 1 + 8);
         H5OK(H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, nm, (size_t)len + 1,
@@ -407,8 +412,10 @@ int samples_list_groups(hid_t file, char ***names)
             is_group = H5Iget_type(o) == H5I_GROUP;
             H5OK(H5Oclose(o));
         }
-        if (is_group && h5_exists(file, probe)) out[n++] = nm;
-        else free(nm);
+        if (is_group && h5_exists(file, probe))
+            out[n++] = nm;
+        else
+            free(nm);
     }
     *names = out;
     return n;

@@ -1,9 +1,1175 @@
-/* PLACEHOLDER until the job is written: replace this whole file. */
+/* ddm sample: the sampling farm. Seeds x sampler settings from one checkpoint into one
+ * samples file (io/samples.h), on P ranks, resumable (DESIGN.md; issue "ddm sample").
+ *
+ * Image identity: an image depends only on (checkpoint, weights, setting, seed). The
+ * samplers key every draw by (seed, step); the label of a row comes from the setting and
+ * its seed (--class-per-seed: seed % num_classes), never from its position; batches are
+ * cut from each setting's unfinished rows, and which rank makes them does not matter.
+ *
+ * Flow: rank 0 checks everything (options, seeds, sweep, checkpoint, settings, labels,
+ * the output folder) and loads the weights; then it broadcasts what the others need, so
+ * a setup error is printed once and no output file is created. Then every rank opens the
+ * samples file collectively, and the farm (mpi/farm.h) hands out (setting, batch) items
+ * round by round; each round ends with one collective write per setting it touched.
+ *
+ * The network is called in fixed-width slots (NET_SLOTS images, the image of seed s in
+ * slot s % NET_SLOTS, empty slots zero), one call per thread, each thread with its own
+ * single-threaded U-Net. The reason: OpenBLAS's sgemm rounds one column (row) of a
+ * product differently depending on the product's width (height), and core/ puts the
+ * batch into the GEMM shapes (Winograd convs: batch x tiles columns; linear: batch rows),
+ * so one image's network output changes in the last bits with the batch it is in, and
+ * threads split GEMMs by the thread count. With a fixed call shape and a slot fixed by the
+ * seed, an image's arithmetic is the same whatever the batch, rank, resume state or
+ * thread count. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/common.h"
+#include "core/layers.h"
+#include "core/samplers.h"
+#include "core/sched.h"
+#include "core/trainer.h"
+#include "core/unet.h"
+#include "io/ckpt.h"
+#include "io/config.h"
+#include "io/h5.h"
+#include "io/png.h"
+#include "io/samples.h"
+#include "jobs/cli.h"
 #include "jobs/jobs.h"
+#include "jobs/progress.h"
+#include "mpi/dist.h"
+#include "mpi/farm.h"
+#include "mpi/h5par.h"
+
+/* exit status after a signal: the round was flushed; the batch script requeues on it */
+#define SAMPLE_EXIT_REQUEUE 99
+#define SAMPLE_MAX_SEEDS 1000000000LL
+#define GRID_MAX 64
+/* images per network call; part of every setting (an image depends on it) */
+#define NET_SLOTS 8
+
+static volatile sig_atomic_t g_stop_signal = 0;
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+static const char SYNOPSIS[] =
+    "--ckpt RUN_DIR|CKPT.h5 --out FILE.h5 --seeds A-B[,C-D...] [--sampler NAME] [--steps N] "
+    "[--eta E] [--guidance W] [--class K|--class-per-seed] [--batch N] [--sweep FILE.ini] ...";
+static const char DESCRIPTION[] =
+    "Generate one image per seed and sampler setting from a checkpoint (EMA weights by\n"
+    "default) into the samples file FILE.h5: a group per setting with images, seeds,\n"
+    "labels and done. An image depends only on the checkpoint, the setting and its seed,\n"
+    "never on the number of ranks, the batch size or the rank that made it.\n"
+    "Work items (setting, batch of seeds) are handed out dynamically to all ranks in\n"
+    "rounds; each round ends with one collective write. Re-running the same command on an\n"
+    "unfinished FILE.h5 makes only the missing images. On SIGTERM or SIGUSR1 every rank\n"
+    "finishes the round, it is written and the job exits with status 99 (requeue me).\n"
+    "--sweep FILE.ini: one INI section per setting, the section name is the group name:\n"
+    "  [ddim-10]\n  sampler = ddim\n  steps = 10\n  eta = 0\n"
+    "keys: sampler, steps, eta, skip, sigma2, eps, steps_per_level, snr, corrector_steps,\n"
+    "predictor, rho, denoise, clip, guidance, class (K, per_seed or none); sampler options\n"
+    "given on the command line are every section's defaults. Writes a PNG grid of the\n"
+    "first images of each setting (OUT without .h5 + -GROUP.png, or --grid).";
+
+typedef struct {
+    char *ckpt, *out, *seeds, *sweep, *grid, *weights, *ema_rate, *cls;
+    char *sampler, *steps, *eta, *skip, *sigma2, *eps, *spl, *snr, *corr, *predictor, *rho,
+        *denoise, *clip, *guidance;
+    int class_per_seed, batch, threads, items_per_rank, verbose;
+    double progress_every;
+} Args;
+
+/* ------------------------------------------------------------------ seeds */
+
+typedef struct {
+    int64_t a, b;
+} SeedRange;
+
+static int range_cmp(const void *x, const void *y)
+{
+    const SeedRange *p = x, *q = y;
+    return (p->a > q->a) - (p->a < q->a);
+}
+
+static int parse_i64(const char *s, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 19) return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* "A-B[,C-D...]" (inclusive; a bare "N" is N-N) into ascending seeds: 0 or -1 + err */
+static int seeds_parse(const char *spec, int64_t **seeds, int64_t *n, char *err, size_t errlen)
+{
+    SeedRange *r = NULL;
+    int nr = 0;
+    const char *p = spec;
+    while (1) {
+        size_t len = strcspn(p, ",");
+        const char *dash = memchr(p, '-', len);
+        SeedRange x;
+        int bad = dash ? (parse_i64(p, (size_t)(dash - p), &x.a) ||
+                          parse_i64(dash + 1, len - (size_t)(dash - p) - 1, &x.b))
+                       : parse_i64(p, len, &x.a);
+        if (!dash) x.b = x.a;
+        if (bad) {
+            snprintf(err, errlen,
+                     "--seeds %s: bad range '%.*s' (want A-B or N: whole numbers >= 0, "
+                     "ranges separated by commas)",
+                     spec, (int)len, p);
+            free(r);
+            return -1;
+        }
+        if (x.b < x.a) {
+            snprintf(err, errlen, "--seeds %s: %.*s: end before start", spec, (int)len, p);
+            free(r);
+            return -1;
+        }
+        r = xrealloc(r, sizeof *r * (size_t)(nr + 1));
+        r[nr++] = x;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    qsort(r, (size_t)nr, sizeof *r, range_cmp);
+    int64_t total = 0;
+    for (int i = 0; i < nr; i++) {
+        if (i > 0 && r[i].a <= r[i - 1].b) {
+            snprintf(err, errlen, "--seeds %s: seed %lld is in two ranges", spec,
+                     (long long)r[i].a);
+            free(r);
+            return -1;
+        }
+        total += r[i].b - r[i].a + 1;
+        if (total > SAMPLE_MAX_SEEDS) {
+            snprintf(err, errlen, "--seeds %s: more than %lld seeds", spec,
+                     (long long)SAMPLE_MAX_SEEDS);
+            free(r);
+            return -1;
+        }
+    }
+    *seeds = xmalloc(sizeof **seeds * (size_t)total);
+    int64_t k = 0;
+    for (int i = 0; i < nr; i++)
+        for (int64_t s = r[i].a; s <= r[i].b; s++) (*seeds)[k++] = s;
+    *n = total;
+    free(r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ settings */
+
+typedef struct {
+    char key[32], value[128], where[480];
+} Kv;
+
+typedef struct {
+    char name[128], where[320];
+    Kv *kv;
+    int n;
+} Section;
+
+enum { LABELS_NONE = 0, LABELS_NULL, LABELS_FIXED, LABELS_PER_SEED };
+
+typedef struct {
+    char name[128];
+    SamplerConfig sc;
+    int label_mode, class_label;
+    char settings[640];
+    SamplesSetting set;
+    long long nfe;
+    int steps;
+    /* while running */
+    SamplesGroup g;
+    int64_t *todo, ntodo;
+    int64_t *p_rows; /* this rank's finished rows of the round */
+    uint8_t *p_img;
+    int32_t *p_lab;
+    size_t p_n, p_cap;
+} Setting;
+
+static void kv_add(Kv **kv, int *n, const char *key, const char *value, const char *where)
+{
+    *kv = xrealloc(*kv, sizeof **kv * (size_t)(*n + 1));
+    Kv *k = &(*kv)[(*n)++];
+    snprintf(k->key, sizeof k->key, "%s", key);
+    snprintf(k->value, sizeof k->value, "%s", value);
+    snprintf(k->where, sizeof k->where, "%s", where);
+    for (char *c = k->key; *c; c++)
+        if (*c == '-') *c = '_';
+}
+
+/* Lines of an INI sweep: [section] headers and key = value assignments (several per
+ * line allowed when separated by blanks). */
+static int sweep_parse(const char *text, const char *path, Section **out, int *nout, char *err,
+                       size_t errlen)
+{
+    Section *sec = NULL;
+    int ns = 0, lineno = 0;
+    const char *p = text;
+    char where[320];
+    while (*p) {
+        size_t len = strcspn(p, "\n");
+        lineno++;
+        char *line = xmalloc(len + 1), *norm = xmalloc(len + 1);
+        memcpy(line, p, len);
+        line[len] = '\0';
+        p += len + (p[len] == '\n');
+        /* comments: # or ; at the start or after a blank */
+        for (char *c = line; *c; c++)
+            if ((*c == '#' || *c == ';') && (c == line || c[-1] == ' ' || c[-1] == '\t')) {
+                *c = '\0';
+                break;
+            }
+        /* blanks around '=' removed, tabs and CR to spaces */
+        size_t m = 0;
+        for (char *c = line; *c; c++) {
+            char ch = (*c == '\t' || *c == '\r') ? ' ' : *c;
+            if (ch == ' ') {
+                char *d = c;
+                while (*d == ' ' || *d == '\t' || *d == '\r') d++;
+                if (*d == '=' || (m > 0 && norm[m - 1] == '=')) continue;
+            }
+            norm[m++] = ch;
+        }
+        norm[m] = '\0';
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        char *tok = strtok(norm, " ");
+        int rc = 0;
+        while (tok && !rc) {
+            if (tok[0] == '[') {
+                size_t tl = strlen(tok);
+                if (tl < 3 || tok[tl - 1] != ']' || memchr(tok + 1, '/', tl - 2) ||
+                    memchr(tok + 1, '[', tl - 2)) {
+                    snprintf(err, errlen, "%s: bad section header '%s' (want [NAME], no '/')",
+                             where, tok);
+                    rc = -1;
+                    break;
+                }
+                tok[tl - 1] = '\0';
+                for (int i = 0; i < ns; i++)
+                    if (!strcmp(sec[i].name, tok + 1)) {
+                        snprintf(err, errlen, "%s: section [%s] appears twice (%s)", where,
+                                 tok + 1, sec[i].where);
+                        rc = -1;
+                    }
+                if (rc) break;
+                if (strlen(tok + 1) >= sizeof sec->name) {
+                    snprintf(err, errlen, "%s: section name too long", where);
+                    rc = -1;
+                    break;
+                }
+                sec = xrealloc(sec, sizeof *sec * (size_t)(ns + 1));
+                memset(&sec[ns], 0, sizeof sec[ns]);
+                snprintf(sec[ns].name, sizeof sec[ns].name, "%s", tok + 1);
+                snprintf(sec[ns].where, sizeof sec[ns].where, "%s", where);
+                ns++;
+            } else {
+                char *eq = strchr(tok, '=');
+                if (!eq || eq == tok || !eq[1]) {
+                    snprintf(err, errlen, "%s: expected key = value, got '%s'", where, tok);
+                    rc = -1;
+                    break;
+                }
+                if (!ns) {
+                    snprintf(err, errlen, "%s: '%s' before the first [section]", where, tok);
+                    rc = -1;
+                    break;
+                }
+                *eq = '\0';
+                if (strlen(tok) >= sizeof sec->kv->key || strlen(eq + 1) >= sizeof sec->kv->value) {
+                    snprintf(err, errlen, "%s: key or value too long", where);
+                    rc = -1;
+                    break;
+                }
+                char w[480];
+                snprintf(w, sizeof w, "%s [%s]", where, sec[ns - 1].name);
+                kv_add(&sec[ns - 1].kv, &sec[ns - 1].n, tok, eq + 1, w);
+            }
+            tok = strtok(NULL, " ");
+        }
+        free(line);
+        free(norm);
+        if (rc) {
+            for (int i = 0; i < ns; i++) free(sec[i].kv);
+            free(sec);
+            return -1;
+        }
+    }
+    if (!ns) {
+        snprintf(err, errlen, "%s: no [section]: a sweep needs one section per setting", path);
+        free(sec);
+        return -1;
+    }
+    *out = sec;
+    *nout = ns;
+    return 0;
+}
+
+/* The model facts a setting is checked against. */
+typedef struct {
+    const Schedule *sched;
+    int num_classes;
+    const char *weights_word; /* "ema:0.9999" | "raw" */
+} ModelFacts;
+
+/* Drop the words the group attributes already hold from a describe string. */
+static void settings_words(char *out, size_t n, const char *describe)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    const char *p = strchr(describe, ' '); /* the sampler name goes first */
+    while (p && *p) {
+        p += strspn(p, " ");
+        size_t wl = strcspn(p, " ");
+        if (!wl) break;
+        if (strncmp(p, "steps=", 6) && strncmp(p, "eta=", 4) && strncmp(p, "guidance=", 9) &&
+            off < n)
+            off += (size_t)snprintf(out + off, n - off, "%s%.*s", off ? " " : "", (int)wl, p);
+        p += wl;
+    }
+}
+
+/* A setting from key/values applied in order. name NULL: the canonical group name. */
+static int setting_build(Setting *st, const char *name, const Kv *kv, int n,
+                         const ModelFacts *mf, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    const Schedule *s = mf->sched;
+    const char *sampler = s->cfg.process == PROC_VP ? "ddim" : "ode", *sampler_where = NULL;
+    const char *cls = NULL, *cls_where = NULL;
+    char e[400];
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(kv[i].key, "sampler")) {
+            sampler = kv[i].value;
+            sampler_where = kv[i].where;
+        } else if (!strcmp(kv[i].key, "class")) {
+            cls = kv[i].value;
+            cls_where = kv[i].where;
+        }
+    }
+    if (sampler_config_init(&st->sc, sampler, e, sizeof e)) {
+        snprintf(err, errlen, "%s: %s", sampler_where ? sampler_where : "--sampler", e);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(kv[i].key, "sampler") || !strcmp(kv[i].key, "class")) continue;
+        if (sampler_config_set(&st->sc, kv[i].key, kv[i].value, e, sizeof e)) {
+            snprintf(err, errlen, "%s: %s", kv[i].where, e);
+            return -1;
+        }
+    }
+    const char *ctx = name ? name : "";
+    if (sampler_config_check(&st->sc, s, e, sizeof e)) {
+        if (name) snprintf(err, errlen, "setting [%s]: %s", ctx, e);
+        else snprintf(err, errlen, "%s", e);
+        return -1;
+    }
+    /* labels */
+    const int nc = mf->num_classes;
+    st->class_label = -1;
+    st->label_mode = nc > 0 ? LABELS_NULL : LABELS_NONE;
+    if (cls && strcmp(cls, "none") != 0) {
+        if (nc <= 0) {
+            snprintf(err, errlen, "%s: the model is unconditional (model.num_classes = 0): it "
+                     "takes no class label", cls_where);
+            return -1;
+        }
+        if (!strcmp(cls, "per_seed") || !strcmp(cls, "per-seed")) {
+            st->label_mode = LABELS_PER_SEED;
+        } else {
+            char *end;
+            errno = 0;
+            long k = strtol(cls, &end, 10);
+            if (end == cls || *end || errno) {
+                snprintf(err, errlen, "%s: bad class '%s' (want a class number, per_seed or none)",
+                         cls_where, cls);
+                return -1;
+            }
+            if (k < 0 || k >= nc) {
+                snprintf(err, errlen, "%s: class %ld out of range: the model has classes 0..%d",
+                         cls_where, k, nc - 1);
+                return -1;
+            }
+            st->label_mode = LABELS_FIXED;
+            st->class_label = (int)k;
+        }
+    }
+    if (st->sc.guidance != 0) {
+        char who[160];
+        if (name) snprintf(who, sizeof who, "setting [%s]: guidance %g", ctx, st->sc.guidance);
+        else snprintf(who, sizeof who, "--guidance %g", st->sc.guidance);
+        if (nc <= 0) {
+            snprintf(err, errlen, "%s: the model is unconditional (model.num_classes = 0); "
+                     "classifier-free guidance needs a class-conditional model", who);
+            return -1;
+        }
+        if (st->label_mode == LABELS_NULL) {
+            snprintf(err, errlen, "%s needs a class to guide toward: --class K or "
+                     "--class-per-seed%s", who, name ? " (or class = K | per_seed)" : "");
+            return -1;
+        }
+    }
+    st->steps = sampler_steps(&st->sc, s);
+    st->nfe = sampler_nfe(&st->sc, s);
+    char desc[512], words[512];
+    sampler_config_describe(&st->sc, s, desc, sizeof desc);
+    settings_words(words, sizeof words, desc);
+    static const char *const LAB[] = {"none", "null", "fixed", "per_seed"};
+    snprintf(st->settings, sizeof st->settings, "%s labels=%s weights=%s net_slots=%d", words,
+             LAB[st->label_mode], mf->weights_word, NET_SLOTS);
+    st->set.sampler = sampler_name(st->sc.kind);
+    st->set.steps = st->steps;
+    st->set.eta = st->sc.kind == SAMPLER_DDIM ? st->sc.eta : -1.0;
+    st->set.guidance = st->sc.guidance;
+    st->set.class_label = st->class_label;
+    st->set.nfe = st->nfe > INT_MAX ? INT_MAX : (int)st->nfe;
+    st->set.settings = st->settings;
+    if (name) snprintf(st->name, sizeof st->name, "%s", name);
+    else samples_group_name(st->name, sizeof st->name, &st->set);
+    return 0;
+}
+
+/* The command line's sampler options, in a fixed order. */
+static int cli_kvs(const Args *a, Kv **kv)
+{
+    int n = 0;
+    *kv = NULL;
+    struct {
+        const char *key, *opt, *val;
+    } t[] = {
+        {"sampler", "--sampler", a->sampler},
+        {"steps", "--steps", a->steps},
+        {"eta", "--eta", a->eta},
+        {"skip", "--skip", a->skip},
+        {"sigma2", "--sigma2", a->sigma2},
+        {"eps", "--eps", a->eps},
+        {"steps_per_level", "--steps-per-level", a->spl},
+        {"snr", "--snr", a->snr},
+        {"corrector_steps", "--corrector-steps", a->corr},
+        {"predictor", "--predictor", a->predictor},
+        {"rho", "--rho", a->rho},
+        {"denoise", "--denoise", a->denoise},
+        {"clip", "--clip", a->clip},
+        {"guidance", "--guidance", a->guidance},
+        {"class", "--class", a->cls},
+        {"class", "--class-per-seed", a->class_per_seed ? "per_seed" : NULL},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].val) {
+            char w[64];
+            snprintf(w, sizeof w, "%s %s", t[i].opt, t[i].val);
+            if (!strcmp(t[i].opt, "--class-per-seed")) snprintf(w, sizeof w, "--class-per-seed");
+            kv_add(kv, &n, t[i].key, t[i].val, w);
+        }
+    return n;
+}
+
+/* All settings: one from the command line, or one per sweep section. */
+static int settings_build(const Args *a, const char *sweep_text, const ModelFacts *mf,
+                          Setting **out, int *nout, char *err, size_t errlen)
+{
+    Kv *base = NULL;
+    int nb = cli_kvs(a, &base);
+    if (a->cls && a->class_per_seed) {
+        snprintf(err, errlen, "--class and --class-per-seed exclude each other");
+        free(base);
+        return -1;
+    }
+    int rc = 0;
+    if (!sweep_text) {
+        *out = xcalloc(1, sizeof **out);
+        *nout = 1;
+        rc = setting_build(*out, NULL, base, nb, mf, err, errlen);
+    } else {
+        Section *sec = NULL;
+        int ns = 0;
+        rc = sweep_parse(sweep_text, a->sweep, &sec, &ns, err, errlen);
+        if (!rc) {
+            *out = xcalloc((size_t)ns, sizeof **out);
+            *nout = ns;
+            for (int i = 0; i < ns && !rc; i++) {
+                int n = nb + sec[i].n;
+                Kv *kv = xmalloc(sizeof *kv * (size_t)(n ? n : 1));
+                if (nb) memcpy(kv, base, sizeof *kv * (size_t)nb);
+                if (sec[i].n) memcpy(kv + nb, sec[i].kv, sizeof *kv * (size_t)sec[i].n);
+                rc = setting_build(&(*out)[i], sec[i].name, kv, n, mf, err, errlen);
+                free(kv);
+            }
+            for (int i = 0; i < ns; i++) free(sec[i].kv);
+            free(sec);
+        }
+    }
+    /* two settings with one group name would write into each other */
+    for (int i = 0; !rc && i < *nout; i++)
+        for (int j = 0; j < i && !rc; j++)
+            if (!strcmp((*out)[i].name, (*out)[j].name)) {
+                snprintf(err, errlen, "two settings have the group name '%s'", (*out)[i].name);
+                rc = -1;
+            }
+    free(base);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ setup (rank 0) */
+
+/* What rank 0 decides and broadcasts. */
+typedef struct {
+    char *ckpt_path;    /* resolved, absolute */
+    int64_t ckpt_step;
+    char *config_text;
+    char *sweep_text;   /* NULL without --sweep */
+    double ema_rate;    /* < 0: raw weights */
+} Source;
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) ddm_die("%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) buf = xrealloc(buf, cap *= 2);
+    }
+    if (ferror(f)) ddm_die("%s: read error", path);
+    fclose(f);
+    buf[n] = '\0';
+    if (strlen(buf) != n) ddm_die("%s: not a text file", path);
+    return buf;
+}
+
+static void check_out_folder(const char *out)
+{
+    char *d = xstrdup(out);
+    char *slash = strrchr(d, '/');
+    const char *dir = ".";
+    if (slash) {
+        if (slash == d) slash[1] = '\0';
+        else *slash = '\0';
+        dir = d;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) ddm_die("--out %s: folder %s does not exist", out, dir);
+    if (!S_ISDIR(st.st_mode)) ddm_die("--out %s: %s is not a folder", out, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        ddm_die("--out %s: folder %s is not writable", out, dir);
+    if (stat(out, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) ddm_die("--out %s: is a folder, want a file name", out);
+        /* an existing file must be a samples file: io/samples checks the rest */
+        hid_t f = h5_try_open(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0) ddm_die("%s: exists and is not an HDF5 file (or is truncated); use another --out", out);
+        char *kind = h5_get_kind(f);
+        h5_close(f);
+        if (!kind || strcmp(kind, "samples"))
+            ddm_die("%s: exists and is %s%s%s, not a samples file; use another --out", out,
+                    kind ? "a ddm '" : "not a ddm file", kind ? kind : "", kind ? "' file" : "");
+        free(kind);
+        if (access(out, W_OK) != 0) ddm_die("%s: exists and is not writable", out);
+    }
+    free(d);
+}
+
+static void choose_weights(const Args *a, const char *path, const DdmConfig *cfg, Source *src)
+{
+    src->ema_rate = -1;
+    if (!a->weights || !strcmp(a->weights, "ema")) {
+        double rates[CKPT_MAX_EMA * 2];
+        int n = ckpt_ema_rates(path, rates, CKPT_MAX_EMA * 2);
+        if (a->ema_rate) {
+            char *end;
+            double r = strtod(a->ema_rate, &end);
+            if (end == a->ema_rate || *end || !(r > 0 && r < 1))
+                ddm_die("--ema-rate %s: want a rate in (0,1), e.g. 0.9999", a->ema_rate);
+            src->ema_rate = r; /* ckpt_load_weights lists the rates present when absent */
+            return;
+        }
+        if (n == 0) {
+            printf("ddm sample: %s holds no EMA weights (train.ema empty): using the raw weights\n",
+                   path);
+            return;
+        }
+        /* the first rate of train.ema (what the train job's previews use), else the largest */
+        src->ema_rate = rates[n - 1];
+        for (int i = 0; i < n && cfg->train.n_ema > 0; i++)
+            if (rates[i] == cfg->train.ema[0]) src->ema_rate = rates[i];
+    } else if (!strcmp(a->weights, "raw")) {
+        if (a->ema_rate) ddm_die("--ema-rate goes with --weights ema, not raw");
+    } else {
+        ddm_die("--weights %s: want ema or raw", a->weights);
+    }
+}
+
+static void bcast_str(char **s)
+{
+    int64_t n = dist_is_root() ? (*s ? (int64_t)strlen(*s) + 1 : 0) : 0;
+    dist_bcast(&n, sizeof n, 0);
+    if (!dist_is_root()) *s = n ? xmalloc((size_t)n) : NULL;
+    if (n) dist_bcast(*s, (size_t)n, 0);
+}
+
+static void bcast_floats(float *x, size_t n)
+{
+    const size_t chunk = (size_t)1 << 26; /* floats per call: counts are int bytes */
+    for (size_t off = 0; off < n; off += chunk)
+        dist_bcast(x + off, sizeof(float) * (n - off < chunk ? n - off : chunk), 0);
+}
+
+/* ------------------------------------------------------------------ the network */
+
+typedef struct {
+    UNet **nets;            /* one per thread, NET_SLOTS wide, single-threaded */
+    int n_nets;
+    int num_classes;
+    size_t D;
+    const uint64_t *seeds;  /* of the batch being made */
+    int n;
+    int *plan;              /* call c, slot r -> image index, or -1 */
+    float *xs, *ts, *os;    /* per thread: NET_SLOTS x (D, 1, D) */
+    int *ls;
+    Farm *farm;
+    /* rank 0's progress line */
+    int report;
+    Progress prog;
+    double every, last;
+    int64_t done_before, total;
+} NetCtx;
+
+static void net_init(NetCtx *c, const UNetConfig *uc, const float *weights, int threads)
+{
+    c->n_nets = threads;
+    c->num_classes = uc->num_classes;
+    c->D = (size_t)uc->in_ch * uc->image_size * uc->image_size;
+    c->nets = xcalloc((size_t)threads, sizeof *c->nets);
+    for (int t = 0; t < threads; t++) {
+        c->nets[t] = unet_init(uc, NET_SLOTS, 0);
+        memcpy(unet_params(c->nets[t]), weights, unet_num_params(c->nets[t]) * sizeof(float));
+    }
+    const size_t per = (size_t)threads * NET_SLOTS;
+    c->xs = xalloc_floats(per * c->D);
+    c->os = xalloc_floats(per * c->D);
+    c->ts = xalloc_floats(per);
+    c->ls = xcalloc(per, sizeof *c->ls);
+}
+
+static void net_free(NetCtx *c)
+{
+    for (int t = 0; t < c->n_nets; t++) unet_free(c->nets[t]);
+    free(c->nets);
+    free(c->xs); free(c->os); free(c->ts); free(c->ls); free(c->plan);
+}
+
+/* when: 1 = now, 0 = after a round, -1 = between network calls; at most one line per
+ * c->every seconds except when 1; c->every = 0: after every round only */
+static void print_progress(NetCtx *c, int when)
+{
+    double t = ddm_now();
+    if (!c->report) return;
+    if (when < 0 && c->every <= 0) return;
+    if (when <= 0 && t - c->last < c->every) return;
+    c->last = t;
+    int64_t made = 0, nfe = 0;
+    farm_totals(c->farm, &made, &nfe);
+    double dt = t - c->prog.t0;
+    double ips = dt > 0 ? made / dt : 0, nps = dt > 0 ? nfe / dt : 0;
+    char eta[32];
+    long done = (long)(c->done_before + made);
+    progress_eta(&c->prog, done, (long)c->total, eta, sizeof eta);
+    printf("images %lld/%lld (%.1f%%)  %.2f img/s  %.1f NFE/s  ETA %s\n", (long long)done,
+           (long long)c->total, c->total ? 100.0 * done / c->total : 100.0, ips, nps, eta);
+    fflush(stdout);
+}
+
+/* One network call of NET_SLOTS images on thread t's net: call c of the plan. */
+static void net_call(NetCtx *c, int t, int call, float *out, const float *x, const float *tcond,
+                     const int *labels)
+{
+    const size_t D = c->D;
+    float *xs = c->xs + (size_t)t * NET_SLOTS * D, *os = c->os + (size_t)t * NET_SLOTS * D;
+    float *ts = c->ts + (size_t)t * NET_SLOTS;
+    int *ls = c->ls + (size_t)t * NET_SLOTS;
+    const int *slot = c->plan + (size_t)call * NET_SLOTS;
+    float t_fill = 0;
+    for (int r = 0; r < NET_SLOTS; r++)
+        if (slot[r] >= 0) {
+            t_fill = tcond[slot[r]];
+            break;
+        }
+    for (int r = 0; r < NET_SLOTS; r++) {
+        int b = slot[r];
+        if (b >= 0) {
+            memcpy(xs + (size_t)r * D, x + (size_t)b * D, D * sizeof(float));
+            ts[r] = tcond[b];
+            ls[r] = labels ? labels[b] : 0;
+        } else { /* an empty slot: its values never reach the other slots */
+            memset(xs + (size_t)r * D, 0, D * sizeof(float));
+            ts[r] = t_fill;
+            ls[r] = c->num_classes;
+        }
+    }
+    unet_forward(c->nets[t], os, xs, ts, labels ? ls : NULL, NET_SLOTS, 0, 0);
+    for (int r = 0; r < NET_SLOTS; r++)
+        if (slot[r] >= 0) memcpy(out + (size_t)slot[r] * D, os + (size_t)r * D, D * sizeof(float));
+}
+
+/* A DenoiseFn over the batch c->seeds (see the top of the file); rank 0 also keeps the
+ * farm's window progressing and prints the progress line. */
+static void net_denoise(void *ctx, float *out, const float *x, const float *tcond,
+                        const int *labels, int B)
+{
+    NetCtx *c = ctx;
+    DDM_ASSERT(B == c->n, "net_denoise: a call of %d images for a batch of %d", B, c->n);
+    farm_poll(c->farm);
+    print_progress(c, -1);
+    /* the k-th image of residue r goes to call k, slot r */
+    int cnt[NET_SLOTS] = {0}, ncalls = 0;
+    for (int b = 0; b < B; b++) {
+        int r = (int)(c->seeds[b] % NET_SLOTS);
+        if (++cnt[r] > ncalls) ncalls = cnt[r];
+    }
+    c->plan = xrealloc(c->plan, sizeof *c->plan * (size_t)ncalls * NET_SLOTS);
+    for (int i = 0; i < ncalls * NET_SLOTS; i++) c->plan[i] = -1;
+    memset(cnt, 0, sizeof cnt);
+    for (int b = 0; b < B; b++) {
+        int r = (int)(c->seeds[b] % NET_SLOTS);
+        c->plan[(size_t)cnt[r]++ * NET_SLOTS + r] = b;
+    }
+    const int nt = c->n_nets < ncalls ? c->n_nets : ncalls;
+    if (nt <= 1) {
+        for (int k = 0; k < ncalls; k++) net_call(c, 0, k, out, x, tcond, labels);
+    } else {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int k = 0; k < ncalls; k++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+            omp_set_num_threads(1); /* whatever the net asks inside runs on this thread */
+#endif
+            net_call(c, t, k, out, x, tcond, labels);
+        }
+    }
+    farm_poll(c->farm);
+}
+
+/* ------------------------------------------------------------------ grids */
+
+static void write_grids(const char *out, const char *grid, Setting *st, int ns, int num_classes)
+{
+    hid_t f = h5_open(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    for (int i = 0; i < ns; i++) {
+        SamplesGroup *g = &st[i].g;
+        int64_t n = st[i].g.n < GRID_MAX ? st[i].g.n : GRID_MAX;
+        size_t D = (size_t)g->c * g->h * g->w;
+        uint8_t *img = xmalloc((size_t)n * D), *done = xmalloc((size_t)n);
+        samples_read_rows(f, out, st[i].name, 0, n, img, NULL, NULL, done);
+        int k = 0;
+        for (int64_t r = 0; r < n; r++)
+            if (done[r]) memmove(img + (size_t)k++ * D, img + (size_t)r * D, D);
+        char path[4096];
+        if (grid && ns == 1) {
+            snprintf(path, sizeof path, "%s", grid);
+        } else {
+            const char *base = grid ? grid : out;
+            const char *ext = grid ? ".png" : ".h5";
+            size_t bl = strlen(base), el = strlen(ext);
+            if (bl > el && !strcmp(base + bl - el, ext)) bl -= el;
+            snprintf(path, sizeof path, "%.*s-%s.png", (int)bl, base, st[i].name);
+        }
+        if (k > 0) {
+            int cols = st[i].label_mode == LABELS_PER_SEED && num_classes <= 16 ? num_classes : 0;
+            if (cols > k) cols = 0;
+            pngio_write_grid(path, img, k, g->c, g->h, g->w, cols);
+            printf("ddm sample: grid of the first %d images of %s: %s\n", k, st[i].name, path);
+        }
+        free(img);
+        free(done);
+    }
+    h5_close(f);
+}
+
+/* ------------------------------------------------------------------ cleanup on error */
+
+static char *g_created; /* the samples file this run created, until its first flush */
+static void remove_created(void)
+{
+    if (g_created) unlink(g_created);
+}
+
+/* ------------------------------------------------------------------ the job */
+
+static void pending_add(Setting *st, const int64_t *rows, const uint8_t *img,
+                        const int32_t *lab, size_t n, size_t D)
+{
+    if (st->p_n + n > st->p_cap) {
+        size_t cap = st->p_cap ? st->p_cap : 64;
+        while (cap < st->p_n + n) cap *= 2;
+        st->p_rows = xrealloc(st->p_rows, cap * sizeof *st->p_rows);
+        st->p_img = xrealloc(st->p_img, cap * D);
+        st->p_lab = xrealloc(st->p_lab, cap * sizeof *st->p_lab);
+        st->p_cap = cap;
+    }
+    memcpy(st->p_rows + st->p_n, rows, n * sizeof *rows);
+    memcpy(st->p_img + st->p_n * D, img, n * D);
+    memcpy(st->p_lab + st->p_n, lab, n * sizeof *lab);
+    st->p_n += n;
+}
+
 int job_sample(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "ddm: error: 'sample' is not built yet\n");
-    return 2;
+    dist_init(&argc, &argv);
+    cli_quiet = !dist_is_root();
+    Args a;
+    memset(&a, 0, sizeof a);
+    a.batch = 64;
+    a.items_per_rank = 4;
+    a.progress_every = 5;
+    const CliOpt opts[] = {
+        {"ckpt", CLI_STR, &a.ckpt, "RUN_DIR|CKPT.h5", "checkpoint file, or a run folder (its newest checkpoint)", 1},
+        {"out", CLI_STR, &a.out, "FILE.h5", "samples file; when it exists, only its unfinished images are made", 1},
+        {"seeds", CLI_STR, &a.seeds, "A-B[,C-D...]", "seeds, inclusive ranges or single numbers: one image per seed and setting", 1},
+        {"sampler", CLI_STR, &a.sampler, "NAME", "ddpm, ddim, langevin, pc, ode or dpmpp2m (default ddim on vp models, ode on ve)", 0},
+        {"steps", CLI_STR, &a.steps, "N", "sampler steps (default: ddpm T, ddim 50, pc T or L, langevin L, ode 18, dpmpp2m 20)", 0},
+        {"eta", CLI_STR, &a.eta, "E", "ddim: 0 = deterministic .. 1 = DDPM-like (default 0)", 0},
+        {"skip", CLI_STR, &a.skip, "uniform|quadratic", "timestep subsequence of ddpm, ddim, pc on vp (default uniform)", 0},
+        {"sigma2", CLI_STR, &a.sigma2, "beta|beta_tilde", "ddpm reverse variance (default beta)", 0},
+        {"eps", CLI_STR, &a.eps, "E", "langevin step scale at sigma_min (default 6.2e-6)", 0},
+        {"steps-per-level", CLI_STR, &a.spl, "N", "langevin steps per noise level (default 5)", 0},
+        {"snr", CLI_STR, &a.snr, "R", "pc corrector signal-to-noise ratio (default 0.16)", 0},
+        {"corrector-steps", CLI_STR, &a.corr, "M", "pc corrector steps per level (default 1)", 0},
+        {"predictor", CLI_STR, &a.predictor, "NAME", "pc predictor: reverse_diffusion, euler_maruyama or none (default reverse_diffusion)", 0},
+        {"rho", CLI_STR, &a.rho, "R", "ode, dpmpp2m: Karras sigma spacing exponent (default 7)", 0},
+        {"denoise", CLI_STR, &a.denoise, "0|1", "langevin, pc: finish with a noise-free step (default 1)", 0},
+        {"clip", CLI_STR, &a.clip, "0|1", "ddpm, ddim: clip the predicted x0 to [-1,1] (default 0)", 0},
+        {"guidance", CLI_STR, &a.guidance, "W", "classifier-free guidance weight w (default 0 = off; needs a class)", 0},
+        {"class", CLI_STR, &a.cls, "K", "class of every image, 0..num_classes-1 (default: none, the null label)", 0},
+        {"class-per-seed", CLI_FLAG, &a.class_per_seed, NULL, "class of each image = its seed % num_classes", 0},
+        {"batch", CLI_INT, &a.batch, "N", "images per network call and per work item (default 64)", 0},
+        {"weights", CLI_STR, &a.weights, "ema|raw", "EMA weights (default) or the raw trained ones", 0},
+        {"ema-rate", CLI_STR, &a.ema_rate, "R", "which EMA copy (default: the first rate of train.ema, else the largest)", 0},
+        {"sweep", CLI_STR, &a.sweep, "FILE.ini", "several settings, one INI section each (see above)", 0},
+        {"grid", CLI_STR, &a.grid, "FILE.png", "PNG grid of the first 64 images (default OUT without .h5 + -GROUP.png)", 0},
+        {"threads", CLI_INT, &a.threads, "T", "threads per rank (default 0 = what the rank may use)", 0},
+        {"items-per-rank", CLI_INT, &a.items_per_rank, "N", "work items per rank in a round, the unit of writing and resuming (default 4)", 0},
+        {"progress-every", CLI_DOUBLE, &a.progress_every, "S", "at most one progress line per S seconds (default 5; 0 = one after every round)", 0},
+        {"verbose", CLI_FLAG, &a.verbose, NULL, "every rank prints its own summary line", 0},
+        {NULL, 0, NULL, NULL, NULL, 0},
+    };
+    if (cli_parse("sample", SYNOPSIS, DESCRIPTION, opts, argc, argv, NULL, NULL)) {
+        dist_finalize();
+        return 0;
+    }
+    const int P = dist_size();
+    ddm_set_threads(a.threads);
+    char err[1024];
+
+    /* ---- rank 0 checks everything and loads the weights; the others wait */
+    Source src;
+    memset(&src, 0, sizeof src);
+    float *weights = NULL;
+    int64_t n_seeds = 0;
+    int64_t *seeds = NULL;
+    if (dist_is_root()) {
+        if (a.batch < 1) ddm_die("--batch %d: must be >= 1", a.batch);
+        if (a.items_per_rank < 1) ddm_die("--items-per-rank %d: must be >= 1", a.items_per_rank);
+        if (!(a.progress_every >= 0)) ddm_die("--progress-every: must be >= 0");
+        if (seeds_parse(a.seeds, &seeds, &n_seeds, err, sizeof err)) ddm_die("%s", err);
+        if (a.sweep) src.sweep_text = read_text(a.sweep);
+        if (a.grid && strlen(a.grid) > 4 && strcmp(a.grid + strlen(a.grid) - 4, ".png"))
+            ddm_die("--grid %s: want a .png file name", a.grid);
+        check_out_folder(a.out);
+        char *resolved = ckpt_resolve(a.ckpt);
+        char *abs = realpath(resolved, NULL);
+        src.ckpt_path = abs ? abs : xstrdup(resolved);
+        free(resolved);
+        CkptMeta meta;
+        memset(&meta, 0, sizeof meta);
+        ckpt_read_meta(src.ckpt_path, &meta);
+        if (!meta.config_text || !meta.config_text[0])
+            ddm_die("%s: the checkpoint holds no config text", src.ckpt_path);
+        src.config_text = xstrdup(meta.config_text);
+        src.ckpt_step = meta.step;
+        ckpt_meta_free(&meta);
+    }
+    bcast_str(&src.sweep_text);
+    bcast_str(&src.config_text);
+    bcast_str(&src.ckpt_path);
+    dist_bcast(&src.ckpt_step, sizeof src.ckpt_step, 0);
+
+    DdmConfig cfg;
+    config_defaults(&cfg);
+    if (config_parse_text(&cfg, src.config_text, src.ckpt_path, err, sizeof err))
+        ddm_die("%s", err);
+    if (cfg.train.task != TASK_DIFFUSION)
+        ddm_die("%s: is a checkpoint of the evaluation classifier (train.task = classifier), "
+                "not of a diffusion model", src.ckpt_path);
+    if (dist_is_root()) choose_weights(&a, src.ckpt_path, &cfg, &src);
+    dist_bcast(&src.ema_rate, sizeof src.ema_rate, 0);
+    UNetConfig uc;
+    config_to_unet(&cfg, &uc);
+    const char *uerr = unet_config_check(&uc);
+    if (uerr) ddm_die("%s: model config: %s", src.ckpt_path, uerr);
+    SchedConfig scfg;
+    config_to_sched(&cfg, &scfg);
+    Schedule sched;
+    sched_init(&sched, &scfg);
+    char weights_word[64];
+    if (src.ema_rate < 0) snprintf(weights_word, sizeof weights_word, "raw");
+    else {
+        char r[32];
+        ckpt_ema_name(r, sizeof r, src.ema_rate);
+        snprintf(weights_word, sizeof weights_word, "ema:%s", r);
+    }
+    ModelFacts mf = {&sched, uc.num_classes, weights_word};
+    Setting *st = NULL;
+    int ns = 0;
+    /* rank 0 first: an error is printed once */
+    if (dist_is_root() && settings_build(&a, src.sweep_text, &mf, &st, &ns, err, sizeof err))
+        ddm_die("%s", err);
+    dist_barrier();
+    if (!dist_is_root()) {
+        if (settings_build(&a, src.sweep_text, &mf, &st, &ns, err, sizeof err)) ddm_die("%s", err);
+        if (seeds_parse(a.seeds, &seeds, &n_seeds, err, sizeof err)) ddm_die("%s", err);
+    }
+    /* the weights: rank 0 reads them, every rank gets them */
+    NetCtx nc;
+    memset(&nc, 0, sizeof nc);
+    {
+        UNet *probe = unet_init(&uc, 1, 0);
+        const size_t np = unet_num_params(probe);
+        weights = xalloc_floats(np);
+        if (dist_is_root())
+            ckpt_load_weights(src.ckpt_path, unet_tensor(probe, 0), unet_num_tensors(probe),
+                              weights, src.ema_rate, NULL);
+        bcast_floats(weights, np);
+        unet_free(probe);
+    }
+    const int T = ddm_threads();
+    net_init(&nc, &uc, weights, T);
+    free(weights);
+    /* one thread per network call: OpenBLAS serial, nested OpenMP regions inactive */
+    const int blas_saved = layers_blas_serial_begin();
+#ifdef _OPENMP
+    omp_set_max_active_levels(1);
+#endif
+
+    const int C = uc.in_ch, H = uc.image_size, W = uc.image_size;
+    const size_t D = (size_t)C * H * W;
+
+    /* ---- the samples file (collective) */
+    const int exists = h5par_exists(a.out);
+    if (!exists) {
+        g_created = a.out;
+        ddm_set_cleanup_hook(remove_created);
+    }
+    hid_t fapl = h5par_fapl(), dxpl = h5par_dxpl_collective();
+    SamplesFile sf;
+    SamplesSource ss = {src.ckpt_path, src.ckpt_step, src.config_text};
+    samples_open(&sf, a.out, exists, &ss, fapl, dxpl, dist_is_root());
+    int64_t total_todo = 0, total_rows = n_seeds * ns;
+    int64_t *todo_count = xcalloc((size_t)ns, sizeof *todo_count);
+    int64_t *nfe_img = xcalloc((size_t)ns, sizeof *nfe_img);
+    for (int i = 0; i < ns; i++) {
+        st[i].ntodo = samples_group_open(&st[i].g, &sf, st[i].name, &st[i].set, seeds, n_seeds,
+                                         C, H, W, &st[i].todo);
+        todo_count[i] = st[i].ntodo;
+        nfe_img[i] = st[i].nfe;
+        total_todo += st[i].ntodo;
+    }
+    if (dist_is_root()) {
+        char wdesc[64];
+        if (src.ema_rate < 0) snprintf(wdesc, sizeof wdesc, "raw weights");
+        else snprintf(wdesc, sizeof wdesc, "EMA %.10g weights", src.ema_rate);
+        printf("ddm sample: %s (step %lld, %s), %s model, %d setting%s x %lld seed%s = %lld "
+               "images of %dx%dx%d; %d rank%s x %d thread%s, batch %d\n",
+               src.ckpt_path, (long long)src.ckpt_step, wdesc, sched_process_name(scfg.process),
+               ns, ns > 1 ? "s" : "", (long long)n_seeds, n_seeds > 1 ? "s" : "",
+               (long long)total_rows, C, H, W, P, P > 1 ? "s" : "", ddm_threads(),
+               ddm_threads() > 1 ? "s" : "", a.batch);
+        for (int i = 0; i < ns; i++) {
+            char desc[512];
+            sampler_config_describe(&st[i].sc, &sched, desc, sizeof desc);
+            printf("  %-20s %s, %lld NFE per image%s%s\n", st[i].name, desc, st[i].nfe,
+                   st[i].label_mode == LABELS_PER_SEED ? ", class = seed % num_classes" : "",
+                   st[i].label_mode == LABELS_NULL ? ", no class (null label)" : "");
+        }
+        if (exists && total_todo < total_rows)
+            printf("ddm sample: resuming %s: %lld of %lld images already done; making the %lld "
+                   "missing\n",
+                   a.out, (long long)(total_rows - total_todo), (long long)total_rows,
+                   (long long)total_todo);
+        if (total_todo == 0) printf("ddm sample: nothing to do: all %lld images are in %s\n",
+                                    (long long)total_rows, a.out);
+        fflush(stdout);
+    }
+
+    /* ---- the farm */
+    Farm farm;
+    farm_plan(&farm, ns, todo_count, nfe_img, a.batch, a.items_per_rank, P);
+    if (dist_is_root() && farm.n_rounds > 0) {
+        printf("ddm sample: %lld work items in %lld rounds\n", (long long)farm.n_items,
+               (long long)farm.n_rounds);
+        fflush(stdout);
+    }
+    nc.farm = &farm;
+    nc.report = dist_is_root();
+    nc.every = a.progress_every;
+    nc.done_before = total_rows - total_todo;
+    nc.total = total_rows;
+    SamplerModel model;
+    sampler_model_init(&model, net_denoise, &nc, D, uc.num_classes);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    float *x = xalloc_floats((size_t)a.batch * D);
+    uint8_t *img = xmalloc((size_t)a.batch * D);
+    uint64_t *bseeds = xmalloc(sizeof *bseeds * (size_t)a.batch);
+    int *blab = xmalloc(sizeof *blab * (size_t)a.batch);
+    int32_t *slab = xmalloc(sizeof *slab * (size_t)a.batch);
+    int64_t *brows = xmalloc(sizeof *brows * (size_t)a.batch);
+    int64_t nonfinite = 0;
+    int stopped = 0;
+
+    farm_start(&farm);
+    progress_start(&nc.prog, (long)nc.done_before);
+    nc.last = ddm_now();
+    for (int64_t r = 0; r < farm.n_rounds; r++) {
+        int64_t it;
+        while (farm_next(&farm, r, &it)) {
+            const FarmItem *item = &farm.items[it];
+            Setting *s = &st[item->group];
+            const int B = item->count;
+            for (int b = 0; b < B; b++) {
+                int64_t row = s->todo[item->first + b];
+                int64_t seed = seeds[row];
+                brows[b] = row;
+                bseeds[b] = (uint64_t)seed;
+                switch (s->label_mode) {
+                case LABELS_NULL: blab[b] = uc.num_classes; slab[b] = -1; break;
+                case LABELS_FIXED: blab[b] = s->class_label; slab[b] = s->class_label; break;
+                case LABELS_PER_SEED:
+                    blab[b] = (int)(seed % uc.num_classes);
+                    slab[b] = blab[b];
+                    break;
+                default: blab[b] = 0; slab[b] = -1; break;
+                }
+            }
+            nc.seeds = bseeds;
+            nc.n = B;
+            farm_busy_begin(&farm);
+            sampler_run(&s->sc, &sched, &model, x, bseeds,
+                        s->label_mode == LABELS_NONE ? NULL : blab, B);
+            for (size_t i = 0; i < (size_t)B * D; i++)
+                if (!isfinite(x[i])) nonfinite++;
+            sampler_to_uint8(img, x, (size_t)B * D);
+            farm_busy_end(&farm);
+            pending_add(s, brows, img, slab, (size_t)B, D);
+            farm_done(&farm, B, (int64_t)s->nfe * B);
+            farm_poll(&farm);
+        }
+        /* the round's collective writes: every setting the round touched, in order */
+        for (int g = 0; g < ns; g++) {
+            if (!farm_round_has_group(&farm, r, g)) continue;
+            samples_write_rows(&st[g].g, st[g].p_rows, st[g].p_n, st[g].p_img, st[g].p_lab);
+            st[g].p_n = 0;
+        }
+        g_created = NULL; /* the file now holds finished images: never delete it */
+        print_progress(&nc, r + 1 == farm.n_rounds);
+        if (dist_any(g_stop_signal != 0)) {
+            stopped = r + 1 < farm.n_rounds;
+            break;
+        }
+    }
+    farm_finish(&farm);
+    g_created = NULL;
+    ddm_set_cleanup_hook(NULL);
+
+    /* ---- summary */
+    double fr_min = 0, fr_mean = 0;
+    double *frac = dist_is_root() ? xcalloc((size_t)P, sizeof(double)) : NULL;
+    farm_busy_fractions(&farm, frac, &fr_min, &fr_mean);
+    double sums[3] = {(double)farm.my_images, (double)farm.my_nfe, (double)nonfinite};
+    dist_allreduce_sum_d(sums, 3);
+    if (a.verbose)
+        printf("rank %d: %lld items, %lld images, busy %.2fs of %.2fs (%.3f), waited %.3fs for "
+               "items\n",
+               dist_rank(), (long long)farm.my_items, (long long)farm.my_images, farm.busy,
+               farm.wall, farm.wall > 0 ? farm.busy / farm.wall : 0, farm.wait);
+    if (dist_is_root()) {
+        if (sums[2] > 0)
+            ddm_warn("%.0f pixel values were NaN or infinite (written as 0): the model or the "
+                     "sampler settings diverge", sums[2]);
+        if (farm.n_rounds > 0) {
+            char d[32], per[1024] = "";
+            format_duration(farm.wall, d, sizeof d);
+            size_t off = 0;
+            for (int i = 0; i < P && i < 64 && off < sizeof per; i++)
+                off += (size_t)snprintf(per + off, sizeof per - off, "%s%.3f", i ? " " : "",
+                                        frac[i]);
+            printf("ddm sample: %s %.0f images in %s: %.2f img/s, %.1f NFE/s, busy fraction "
+                   "min %.3f mean %.3f (per rank: %s)\n",
+                   stopped ? "stopped after" : "done:", sums[0], d,
+                   farm.wall > 0 ? sums[0] / farm.wall : 0, farm.wall > 0 ? sums[1] / farm.wall : 0,
+                   fr_min, fr_mean, per);
+        }
+        fflush(stdout);
+    }
+    free(frac);
+
+    for (int i = 0; i < ns; i++) samples_group_close(&st[i].g);
+    samples_close(&sf);
+    h5par_close(dxpl);
+    h5par_close(fapl);
+
+    int exit_code = 0;
+    if (stopped) {
+        if (dist_is_root()) {
+            printf("ddm sample: signal received: the round was written (%lld of %lld images in "
+                   "%s); exiting with status %d so the job is requeued\n",
+                   (long long)(nc.done_before + (int64_t)sums[0]), (long long)total_rows, a.out,
+                   SAMPLE_EXIT_REQUEUE);
+            fflush(stdout);
+        }
+        exit_code = SAMPLE_EXIT_REQUEUE;
+    } else if (dist_is_root()) {
+        write_grids(a.out, a.grid, st, ns, uc.num_classes);
+        fflush(stdout);
+    }
+    dist_barrier();
+
+    free(x); free(img); free(bseeds); free(blab); free(slab); free(brows);
+    free(todo_count); free(nfe_img);
+    for (int i = 0; i < ns; i++) {
+        free(st[i].todo); free(st[i].p_rows); free(st[i].p_img); free(st[i].p_lab);
+    }
+    free(st);
+    farm_free(&farm);
+    sampler_model_free(&model);
+    net_free(&nc);
+    layers_blas_serial_end(blas_saved);
+    sched_free(&sched);
+    free(seeds);
+    free(src.ckpt_path); free(src.config_text); free(src.sweep_text);
+    dist_finalize();
+    return exit_code;
 }

@@ -86,8 +86,8 @@ static void open_labels(Shard *s)
                     (long long)i, s->labels[i], (long long)(classes > 0 ? classes : INT32_MAX));
 }
 
-void shard_open(Shard *s, const char *path, int channels, int image_size,
-                int64_t batch_global, uint64_t seed, const ShardOptions *opt)
+void shard_open(Shard *s, const char *path, int channels, int image_size, int64_t batch_global,
+                uint64_t seed, const ShardOptions *opt)
 {
     memset(s, 0, sizeof *s);
     s->path = xstrdup(path);
@@ -117,8 +117,8 @@ void shard_open(Shard *s, const char *path, int channels, int image_size,
     if (s->c != channels || s->h != image_size || s->w != image_size)
         ddm_die("%s: images are [%lld,%d,%d,%d], the model wants [N,%d,%d,%d] "
                 "(model.channels = %d, model.image_size = %d)",
-                path, (long long)s->n, s->c, s->h, s->w, channels, image_size, image_size,
-                channels, image_size);
+                path, (long long)s->n, s->c, s->h, s->w, channels, image_size, image_size, channels,
+                image_size);
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     H5OK(dapl);
     /* chunk cache: 4 MiB, many hash slots, and w0 = 1 (evict fully-read chunks first:

@@ -8,7 +8,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 # quiet Open MPI's warnings about the missing high-speed transports of a laptop or VM
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_MCA_pml=ob1 OMPI_MCA_osc=ucx,pt2pt,rdma
+export OMPI_MCA_pml=ob1
+# ranks on oversubscribed cores yield instead of spinning (else 2 ranks on 2 busy cores stall)
+export OMPI_MCA_mpi_yield_when_idle=1
 export OMPI_MCA_btl_base_warn_component_unused=0
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 _PASS=0

@@ -8,9 +8,11 @@
 #      train.sbatch checkpoints on USR1, exits 99, requeues itself and resumes to the
 #      end; a 2-element sample.sbatch array gives the single job's file after merging;
 #      pipeline.sh chains train -> sample (array) -> eval with afterok
-#   4. the real bin/ddm through pipeline.sh on a tiny configuration (a FAILED check
-#      while ddm's jobs are not built yet; never skipped)
+#   4. the real bin/ddm on a tiny configuration: train.sbatch preempted by USR1 ends
+#      with the weights of an uninterrupted run; pipeline.sh end to end (each part is a
+#      FAILED check naming the job while that ddm job is not built yet; never skipped)
 # If the daemons cannot run here, the first check fails saying why.
+# KEEP_TMP=1 keeps the temporary folder (logs, run folders) for a look afterwards.
 . "$(dirname "$0")/lib.sh"
 CLUSTER=$ROOT/tests/slurm/cluster.sh
 SD=$TMP/slurm
@@ -306,13 +308,14 @@ if need "preemption with the real ddm train" train && [ $have_data = 1 ]; then
     wait_jobs 120 "$j" || scancel "$j"
     restarts=$(job_field "$j" Restarts)
     if all_completed "$j" && [ "${restarts:-0}" -ge 1 ] && grep -q 'exit 99): requeueing' "$PRE/train.out"; then
-        ok "real ddm train under train.sbatch: USR1 -> checkpoint, exit 99, requeued (Restarts=$restarts), finished"
+        ok "real ddm train under train.sbatch: USR1 -> $(grep -o -m1 'checkpoint at step [0-9]*' "$PRE/train.out"), exit 99, requeued (Restarts=$restarts), resumed, finished"
     else
         fail "real ddm train preempted by USR1 (state $(job_field "$j" JobState), exit $(job_field "$j" ExitCode), restarts ${restarts:-?})"
         show_log "$PRE/train.out" 25
     fi
-    # the same run uninterrupted, same 2 ranks, outside Slurm
-    if mpirun2 2 "$DDM" train --data "$TMP/data.h5" --out "$REF" --config "$TMP/tiny.ini" \
+    # the same run uninterrupted, outside Slurm, with the same 2 ranks x 1 thread (the
+    # thread count changes the float sums, tests/run.sh exports OMP_NUM_THREADS=2)
+    if OMP_NUM_THREADS=1 mpirun2 2 "$DDM" train --data "$TMP/data.h5" --out "$REF" --config "$TMP/tiny.ini" \
         --set train.max_steps=$STEPS >"$TMP/ref-train.out" 2>&1; then
         check "preempted run ends at step $STEPS with the weights of an uninterrupted run" \
             "$PYTHON" - "$(newest "$PRE")" "$(newest "$REF")" "$STEPS" <<'EOF'
@@ -331,11 +334,48 @@ EOF
     fi
 fi
 
+# a 2-element sample.sbatch array: disjoint seed slices; merged, the same bytes as one job
+SEEDS_PY='
+import sys, h5py
+def seeds(path):
+    f = h5py.File(path, "r"); out = {}
+    def visit(name, obj):
+        if isinstance(obj, h5py.Group) and "seeds" in obj:
+            assert obj["done"][:].all(), f"{path}:{name}: unfinished images"
+            out[name] = sorted(int(s) for s in obj["seeds"][:])
+    f.visititems(visit)
+    assert out, f"{path}: no group with seeds"
+    return out
+'
+CKPT=$( [ -n "${PRE:-}" ] && newest "$PRE")
+if need "sample array with the real ddm" sample && [ -n "$CKPT" ]; then
+    RUN=$TMP/real-array; mkdir -p "$RUN"
+    ja=$(sbatch --parsable --array=0-1 --ntasks-per-node=1 -o "$RUN/array-%A_%a.out" \
+         "$ROOT/slurm/sample.sbatch" --ckpt "$CKPT" --out "$RUN/s.h5" --seeds 0-7 --steps 10)
+    js=$(sbatch --parsable -o "$RUN/single.out" \
+         "$ROOT/slurm/sample.sbatch" --ckpt "$CKPT" --out "$RUN/single.h5" --seeds 0-7 --steps 10)
+    wait_jobs 120 "$ja" "$js" || scancel "$ja" "$js"
+    if all_completed "$ja" && all_completed "$js"; then
+        check "real ddm sample array: element 0 made seeds 0-3, element 1 seeds 4-7" "$PYTHON" -c "$SEEDS_PY
+a, b = seeds(sys.argv[1]), seeds(sys.argv[2])
+assert all(v == [0, 1, 2, 3] for v in a.values()), a
+assert all(v == [4, 5, 6, 7] for v in b.values()), b" "$RUN/s.part-0.h5" "$RUN/s.part-1.h5"
+        if need "merged sample array equals a single job's file" merge; then
+            "$DDM" merge --out "$RUN/merged.h5" "$RUN/s.part-0.h5" "$RUN/s.part-1.h5" >"$RUN/merge.out" 2>&1
+            check "real ddm: merged 2-element array equals the single job's file byte for byte" \
+                cmp "$RUN/merged.h5" "$RUN/single.h5"
+        fi
+    else
+        fail "real ddm sample array and single job complete"
+        for f in "$RUN"/*.out; do echo "    | -- $f"; show_log "$f" 8; done
+    fi
+fi
+
 # the whole pipeline on a tiny configuration
-if need "pipeline with the real ddm" train sample eval merge && [ $have_data = 1 ]; then
+if need "pipeline with the real ddm" train sample eval && [ $have_data = 1 ]; then
     RUN=$TMP/run-real
     if DDM_TRAIN_TIME=10 DDM_SAMPLE_TIME=10 DDM_EVAL_TIME=10 \
-        "$ROOT/slurm/pipeline.sh" --seeds 0-7 "$TMP/tiny.ini" "$TMP/data.h5" "$RUN" \
+        "$ROOT/slurm/pipeline.sh" --seeds 0-7 --sample-opt "--steps 10" "$TMP/tiny.ini" "$TMP/data.h5" "$RUN" \
         >"$TMP/real.ids" 2>"$TMP/real.err"; then
         ids=$(awk '{print $2}' "$TMP/real.ids" | tr '\n' ' ')
         wait_jobs 150 $ids || scancel $ids
@@ -346,13 +386,9 @@ if need "pipeline with the real ddm" train sample eval merge && [ $have_data = 1
                 for f in "$RUN"/slurm-"$name"-*.out; do show_log "$f" 15; done; fi
         done
         check "real pipeline: a checkpoint in the run folder" test -n "$(newest "$RUN")"
-        check "real pipeline: samples.h5 holds seeds 0-7, all done" "$PYTHON" -c "
-import h5py, sys
-f = h5py.File(sys.argv[1], 'r')
-seeds, done = sorted(int(s) for s in f['seeds'][:]), f['done'][:]
-assert seeds == list(range(8)), seeds
-assert done.all(), done
-assert f['images'].shape[0] == 8, f['images'].shape" "$RUN/samples.h5"
+        check "real pipeline: samples.h5 holds seeds 0-7, all done" "$PYTHON" -c "$SEEDS_PY
+s = seeds(sys.argv[1])
+assert all(v == list(range(8)) for v in s.values()), s" "$RUN/samples.h5"
         check "real pipeline: a results line" grep -q '"fid"' "$RUN/results.jsonl"
     else
         fail "real pipeline.sh submits"; show_log "$TMP/real.err"

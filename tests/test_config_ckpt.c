@@ -114,7 +114,8 @@ static void test_defaults(void)
     UNetConfig u, ud;
     config_to_unet(&c, &u);
     unet_config_default(&ud);
-    check(u.ch == ud.ch && u.n_levels == ud.n_levels && !memcmp(u.ch_mult, ud.ch_mult, sizeof u.ch_mult) &&
+    check(u.ch == ud.ch && u.n_levels == ud.n_levels &&
+              !memcmp(u.ch_mult, ud.ch_mult, sizeof u.ch_mult) &&
               u.num_res_blocks == ud.num_res_blocks && u.n_attn == ud.n_attn &&
               u.attn_res[0] == ud.attn_res[0] && u.groups == ud.groups && u.dropout == ud.dropout &&
               u.num_classes == ud.num_classes && u.image_size == ud.image_size &&
@@ -130,24 +131,23 @@ static void test_ini(void)
 {
     char path[300];
     snprintf(path, sizeof path, "%s/a.ini", g_dir);
-    write_file(path,
-               "# a ddm config\n"
-               "; another comment\n"
-               "[model]\n"
-               "ch = 64\n"
-               "ch_mult = 1, 2, 2, 4   # four levels\n"
-               "attn_resolutions =\n"
-               "  dropout=0.1\n"
-               "\n"
-               "[diffusion]\n"
-               "process = ve\n"
-               "schedule = cosine\n"
-               "[train]\n"
-               "lr = 1e-3 ; inline\n"
-               "ema = 0.999, 0.9999\n"
-               "seed = 18446744073709551615\n"
-               "max_steps = 123456789012\n"
-               "task = classifier\n");
+    write_file(path, "# a ddm config\n"
+                     "; another comment\n"
+                     "[model]\n"
+                     "ch = 64\n"
+                     "ch_mult = 1, 2, 2, 4   # four levels\n"
+                     "attn_resolutions =\n"
+                     "  dropout=0.1\n"
+                     "\n"
+                     "[diffusion]\n"
+                     "process = ve\n"
+                     "schedule = cosine\n"
+                     "[train]\n"
+                     "lr = 1e-3 ; inline\n"
+                     "ema = 0.999, 0.9999\n"
+                     "seed = 18446744073709551615\n"
+                     "max_steps = 123456789012\n"
+                     "task = classifier\n");
     DdmConfig c;
     config_defaults(&c);
     char err[256] = "";
@@ -178,7 +178,8 @@ static void test_ini(void)
         {"bad list", "[model]\nch_mult = 1,,2\n",
          "bad value '1,,2' for model.ch_mult (a comma-separated list of integers"},
         {"empty value", "[model]\nch =\n", "bad value '' for model.ch (an integer)"},
-        {"negative seed", "[train]\nseed = -1\n", "bad value '-1' for train.seed (a non-negative integer)"},
+        {"negative seed", "[train]\nseed = -1\n",
+         "bad value '-1' for train.seed (a non-negative integer)"},
         {"key before a section", "ch = 3\n", "b.ini:1: key 'ch' before any [section]"},
         {"no '='", "[model]\nch 32\n", "b.ini:2: expected 'key = value' or '[section]'"},
         {"bad section line", "[model\n", "b.ini:1: bad section line"},
@@ -210,15 +211,18 @@ static void test_set(void)
     rc |= config_set(&c, "diffusion.prediction=v", err, sizeof err);
     check(rc == 0 && c.train.lr == 1e-3 && c.train.batch == 32 && c.model.n_attn == 0 &&
               c.diffusion.prediction == PRED_V,
-          "--set section.key=value, bare key=value, lists, empty list, choice (%s)", rc ? err : "ok");
+          "--set section.key=value, bare key=value, lists, empty list, choice (%s)",
+          rc ? err : "ok");
     rc = config_set(&c, "train.lr=abc", err, sizeof err);
-    expect_err("--set bad value", rc, err, "--set train.lr=abc: bad value 'abc' for train.lr (a number)");
+    expect_err("--set bad value", rc, err,
+               "--set train.lr=abc: bad value 'abc' for train.lr (a number)");
     rc = config_set(&c, "train.x=1", err, sizeof err);
     expect_err("--set unknown key", rc, err, "--set train.x=1: unknown key 'x' in [train]");
     rc = config_set(&c, "trian.lr=1", err, sizeof err);
     expect_err("--set unknown section", rc, err, "--set trian.lr=1: unknown section [trian]");
     rc = config_set(&c, "model.lr=1", err, sizeof err);
-    expect_err("--set key of another section", rc, err, "--set model.lr=1: unknown key 'lr' in [model]");
+    expect_err("--set key of another section", rc, err,
+               "--set model.lr=1: unknown key 'lr' in [model]");
     rc = config_set(&c, "foo=1", err, sizeof err);
     expect_err("--set unknown bare key", rc, err, "--set foo=1: unknown key 'foo'");
     rc = config_set(&c, "train.lr", err, sizeof err);
@@ -236,7 +240,8 @@ static void test_validate(void)
         {"model.groups=5", "model.groups = 5 does not divide model.ch = 32"},
         {"model.ch=36", "model.groups = 8 does not divide model.ch = 36"},
         {"diffusion.timesteps=0", "diffusion.timesteps = 0: must be >= 1"},
-        {"model.attn_resolutions=5", "model.attn_resolutions: 5 is not a resolution of the network (32,16,8)"},
+        {"model.attn_resolutions=5",
+         "model.attn_resolutions: 5 is not a resolution of the network (32,16,8)"},
         {"model.image_size=30", "model.image_size = 30: must be divisible by 4"},
         {"diffusion.beta_end=0.00001", "diffusion.beta_end = 1e-05: must be in [beta_start, 1)"},
         {"diffusion.sigma_max=0.001", "diffusion.sigma_max = 0.001: must be > sigma_min = 0.01"},
@@ -282,11 +287,18 @@ static void test_text_roundtrip(void)
           rc ? err : "ok");
     free(t);
 
-    const char *sets[] = {"train.lr=3.0000000000000004e-05", "train.ema=0.999,0.9999,0.99995",
-                          "model.attn_resolutions=", "train.seed=9223372036854775813",
-                          "model.ch_mult=1,1,2,2,4", "diffusion.beta_start=0.1234567890123456789",
-                          "diffusion.process=ve", "diffusion.loss=simple", "train.task=classifier",
-                          "train.max_steps=5000000000", "model.dropout=0.3", "train.adam_eps=1e-12"};
+    const char *sets[] = {"train.lr=3.0000000000000004e-05",
+                          "train.ema=0.999,0.9999,0.99995",
+                          "model.attn_resolutions=",
+                          "train.seed=9223372036854775813",
+                          "model.ch_mult=1,1,2,2,4",
+                          "diffusion.beta_start=0.1234567890123456789",
+                          "diffusion.process=ve",
+                          "diffusion.loss=simple",
+                          "train.task=classifier",
+                          "train.max_steps=5000000000",
+                          "model.dropout=0.3",
+                          "train.adam_eps=1e-12"};
     config_defaults(&a);
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (config_set(&a, sets[i], err, sizeof err)) check(0, "set %s: %s", sets[i], err);
@@ -297,11 +309,13 @@ static void test_text_roundtrip(void)
     config_set(&b, "train.ema=0.5", err, sizeof err);
     config_set(&b, "train.lr=1", err, sizeof err);
     rc = config_parse_text(&b, t, "(text)", err, sizeof err);
-    int same = rc == 0 && config_equal(&a, &b) && b.train.lr == a.train.lr &&
-               b.train.n_ema == 3 && b.train.ema[2] == 0.99995 && b.model.n_attn == 0 &&
-               b.train.seed == 9223372036854775813ULL && b.diffusion.beta_start == a.diffusion.beta_start &&
+    int same = rc == 0 && config_equal(&a, &b) && b.train.lr == a.train.lr && b.train.n_ema == 3 &&
+               b.train.ema[2] == 0.99995 && b.model.n_attn == 0 &&
+               b.train.seed == 9223372036854775813ULL &&
+               b.diffusion.beta_start == a.diffusion.beta_start &&
                b.train.max_steps == 5000000000LL && b.train.adam_eps == 1e-12;
-    check(same, "to_text round trip of odd values (17-digit doubles, empty list, 3 EMA rates, 2^63+5 seed)");
+    check(same, "to_text round trip of odd values (17-digit doubles, empty list, 3 EMA rates, "
+                "2^63+5 seed)");
     char *t2 = config_to_text(&b);
     check(!strcmp(t, t2), "to_text is canonical (text -> config -> text is identical)");
     char head[64];
@@ -444,9 +458,11 @@ static void test_ckpt(void)
         free(last);
         last = ckpt_write(g_run, &b, &meta, 3);
     }
-    check(count_ckpts(g_run) == 3, "keep=3 after 4 writes: %d ckpt-*.h5 files left", count_ckpts(g_run));
+    check(count_ckpts(g_run) == 3, "keep=3 after 4 writes: %d ckpt-*.h5 files left",
+          count_ckpts(g_run));
     char *p10 = ckpt_path(g_run, 10), *p20 = ckpt_path(g_run, 20);
-    check(access(p10, F_OK) != 0 && access(p20, F_OK) == 0, "the oldest (step 10) was deleted, step 20 kept");
+    check(access(p10, F_OK) != 0 && access(p20, F_OK) == 0,
+          "the oldest (step 10) was deleted, step 20 kept");
     char *found = NULL;
     int64_t fstep = -1;
     int ok = ckpt_find_latest(g_run, &found, &fstep);
@@ -461,16 +477,19 @@ static void test_ckpt(void)
     char *lp = NULL;
     ok = ckpt_load_latest(g_run, &r, &got, &lp);
     check(ok && !memcmp(m2, g_model, sizeof m2) && !memcmp(e1, g_ema1, sizeof e1) &&
-              !memcmp(e2, g_ema2, sizeof e2) && !memcmp(mm, g_m, sizeof mm) && !memcmp(vv, g_v, sizeof vv),
+              !memcmp(e2, g_ema2, sizeof e2) && !memcmp(mm, g_m, sizeof mm) &&
+              !memcmp(vv, g_v, sizeof vv),
           "round trip: model, ema 0.999, ema 0.9999, optim m, v bit-identical (%s)", lp ? lp : "-");
-    check(got.step == 40 && got.images_seen == 40 * 64 && got.epoch == 1 && got.data_pos == 15 * 64 &&
-              got.rng_bytes == 40 && !memcmp(got.rng, meta.rng, 40) && got.wall_time == 12.5 &&
-              !strcmp(got.version, DDM_VERSION) && !strcmp(got.config_text, cfg_text),
+    check(got.step == 40 && got.images_seen == 40 * 64 && got.epoch == 1 &&
+              got.data_pos == 15 * 64 && got.rng_bytes == 40 && !memcmp(got.rng, meta.rng, 40) &&
+              got.wall_time == 12.5 && !strcmp(got.version, DDM_VERSION) &&
+              !strcmp(got.config_text, cfg_text),
           "round trip: step, images_seen, epoch, data_pos, rng bytes, wall time, version, config");
     DdmConfig back;
     config_defaults(&back);
     char err[256];
-    check(config_parse_text(&back, got.config_text, "ckpt", err, sizeof err) == 0 && config_equal(&back, &cfg),
+    check(config_parse_text(&back, got.config_text, "ckpt", err, sizeof err) == 0 &&
+              config_equal(&back, &cfg),
           "the stored config parses back to the config in force");
     ckpt_meta_free(&got);
     free(lp);
@@ -525,8 +544,9 @@ static void test_ckpt(void)
     t[0].size = 200;
     t[1].offset = t[2].offset = 0;
     Table tb = {t, 3};
-    expect_death("shape mismatch", child_load_table, &tb,
-                 "ckpt-00000040.h5: /model/conv.weight has shape [4,2,3,3], the model expects [4,2,5,5]");
+    expect_death(
+        "shape mismatch", child_load_table, &tb,
+        "ckpt-00000040.h5: /model/conv.weight has shape [4,2,3,3], the model expects [4,2,5,5]");
     memcpy(t, T3, sizeof T3);
     t[3] = T3[2];
     snprintf(t[3].name, sizeof t[3].name, "extra.bias");

