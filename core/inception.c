@@ -30,9 +30,13 @@
 #endif
 
 #define INC_NCONV 94             /* BasicConv2d modules in the FID Inception */
-#define INC_NT_PER_CONV 5        /* conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var */
+#define INC_NT_PER_CONV 5        /* conv.weight, bn.{weight,bias,running_mean,running_var} */
 #define INC_NBLOCK 11            /* Mixed_5b .. Mixed_7c */
 #define INC_CHUNK_FLOATS ((size_t)4 << 20) /* scratch of one non-square conv chunk, as conv.c */
+/* Elementwise loops, pools and copies below this many floats run on one thread: a
+ * parallel region costs more than they do, and far more when the cores are shared (a
+ * thread descheduled at a barrier stalls the others; the 8x8 blocks are many small ops). */
+#define INC_PAR_MIN ((size_t)1 << 16)
 
 typedef struct {
     char name[40];      /* module path, e.g. "Mixed_6b.branch7x7_2" */
@@ -57,10 +61,11 @@ struct Inception {
     float *params;
     size_t n_params;
     int prepared;
+    int max_batch;   /* images per forward pass */
     /* work buffers, for ws_batch images */
     int ws_batch;
     IncBuf x, y, t1, t2, scratch;
-    float *plane;    /* one input plane as float (inception_features) */
+    float *plane;    /* the input images as float (inception_features) */
     size_t plane_cap;
 };
 
@@ -197,6 +202,7 @@ Inception *inception_create(void)
     n->block[k++] = build_e(n, "Mixed_7c", 2048, 8);      /* -> 2048 */
     DDM_ASSERT(n->n_conv == INC_NCONV, "inception: %d convs, expected %d", n->n_conv,
                INC_NCONV);
+    n->max_batch = INCEPTION_MAX_BATCH;
     n->params = xalloc_floats(n->n_params);
     memset(n->params, 0, sizeof(float) * n->n_params);
     return n;
@@ -325,21 +331,26 @@ void inception_input(float *x, const uint8_t *img, int B, int C, int H, int W, f
     DDM_ASSERT(C == 1 || C == 3, "inception: images must have 1 or 3 channels, not %d", C);
     DDM_ASSERT(B > 0 && H > 0 && W > 0, "inception: bad image shape %dx%dx%dx%d", B, C, H, W);
     const size_t HW = (size_t)H * W, S2 = (size_t)INCEPTION_SIZE * INCEPTION_SIZE;
-    for (int i = 0; i < B; i++)
-        for (int c = 0; c < C; c++) {
-            const uint8_t *src = img + ((size_t)i * C + c) * HW;
-            /* torchvision's ToTensor: float(u8) / 255, in float */
+    const size_t n = (size_t)B * C * HW;
+    /* torchvision's ToTensor: float(u8) / 255, in float */
+#pragma omp parallel for schedule(static) if (n > INC_PAR_MIN)
+    for (size_t j = 0; j < n; j++) plane[j] = (float)img[j] / 255.0f;
+    if (C == 3)
+        inception_resize_bilinear(x, plane, 3 * B, H, W, INCEPTION_SIZE, INCEPTION_SIZE);
+    else /* gray: into channel 0 of each image, repeated below */
+        for (int i = 0; i < B; i++)
+            inception_resize_bilinear(x + (size_t)i * 3 * S2, plane + (size_t)i * HW, 1, H, W,
+                                      INCEPTION_SIZE, INCEPTION_SIZE);
 #pragma omp parallel for schedule(static)
-            for (size_t j = 0; j < HW; j++) plane[j] = (float)src[j] / 255.0f;
-            float *dst = x + ((size_t)i * 3 + c) * S2;
-            inception_resize_bilinear(dst, plane, 1, H, W, INCEPTION_SIZE, INCEPTION_SIZE);
-#pragma omp parallel for schedule(static)
-            for (size_t j = 0; j < S2; j++) dst[j] = 2.0f * dst[j] - 1.0f; /* normalize_input */
-            if (C == 1) { /* gray: the same plane in all three channels */
-                memcpy(dst + S2, dst, sizeof(float) * S2);
-                memcpy(dst + 2 * S2, dst, sizeof(float) * S2);
-            }
+    for (int i = 0; i < B; i++) {
+        float *xi = x + (size_t)i * 3 * S2;
+        /* normalize_input: [0,1] -> [-1,1] */
+        for (size_t j = 0; j < (size_t)C * S2; j++) xi[j] = 2.0f * xi[j] - 1.0f;
+        if (C == 1) {
+            memcpy(xi + S2, xi, sizeof(float) * S2);
+            memcpy(xi + 2 * S2, xi, sizeof(float) * S2);
         }
+    }
 }
 
 /* ================================================================ pools */
@@ -351,7 +362,8 @@ void inception_maxpool(float *out, const float *in, int B, int C, int H, int W, 
                    H + 2 * pad >= K && W + 2 * pad >= K,
                "inception_maxpool: bad shape %dx%d K=%d stride=%d pad=%d", H, W, K, stride, pad);
     const int Ho = out_size(H, K, stride, pad), Wo = out_size(W, K, stride, pad);
-#pragma omp parallel for collapse(2) schedule(static)
+    const size_t work = (size_t)B * C * Ho * Wo * K * K;
+#pragma omp parallel for collapse(2) schedule(static) if (work > INC_PAR_MIN)
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             const float *p = in + ((size_t)n * C + c) * H * W;
@@ -381,7 +393,8 @@ void inception_avgpool(float *out, const float *in, int B, int C, int H, int W, 
                    H + 2 * pad >= K && W + 2 * pad >= K,
                "inception_avgpool: bad shape %dx%d K=%d stride=%d pad=%d", H, W, K, stride, pad);
     const int Ho = out_size(H, K, stride, pad), Wo = out_size(W, K, stride, pad);
-#pragma omp parallel for collapse(2) schedule(static)
+    const size_t work = (size_t)B * C * Ho * Wo * K * K;
+#pragma omp parallel for collapse(2) schedule(static) if (work > INC_PAR_MIN)
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             const float *p = in + ((size_t)n * C + c) * H * W;
@@ -406,7 +419,7 @@ void inception_avgpool(float *out, const float *in, int B, int C, int H, int W, 
 
 void inception_global_avgpool(float *out, const float *in, int B, int C, int HW)
 {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * C * HW > INC_PAR_MIN)
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             const float *p = in + ((size_t)n * C + c) * HW;
@@ -470,9 +483,10 @@ static void part_sgemm(int M, int N, int K, const float *A, const float *Bm, flo
     }
 }
 
-void inception_conv_forward(float *out, const float *in, const float *w, const float *b,
-                            int B, int C, int H, int W, int OC, InceptionKernel k,
-                            float *scratch)
+/* the conv, with a ReLU fused into the write-out when relu != 0 */
+static void kconv_forward(float *out, const float *in, const float *w, const float *b, int B,
+                          int C, int H, int W, int OC, InceptionKernel k, float *scratch,
+                          int relu)
 {
     kernel_check(B, C, H, W, OC, k);
     DDM_ASSERT(scratch, "inception_conv_forward: scratch is NULL");
@@ -521,11 +535,21 @@ void inception_conv_forward(float *out, const float *in, const float *w, const f
                     float *d = out + ((size_t)(i0 + i) * OC + oc) * P;
                     const float *m = mat + (size_t)oc * ncol + (size_t)i * P;
                     const float bv = b ? b[oc] : 0.0f;
-                    for (size_t p = 0; p < P; p++) d[p] = m[p] + bv;
+                    if (relu)
+                        for (size_t p = 0; p < P; p++) d[p] = m[p] + bv > 0.0f ? m[p] + bv : 0.0f;
+                    else
+                        for (size_t p = 0; p < P; p++) d[p] = m[p] + bv;
                 }
         }
     }
     layers_blas_serial_end(saved);
+}
+
+void inception_conv_forward(float *out, const float *in, const float *w, const float *b,
+                            int B, int C, int H, int W, int OC, InceptionKernel k,
+                            float *scratch)
+{
+    kconv_forward(out, in, w, b, B, C, H, W, OC, k, scratch, 0);
 }
 
 void inception_conv_forward_ref(float *out, const float *in, const float *w, const float *b,
@@ -602,14 +626,16 @@ static void conv_bn_relu(Inception *n, const IncConv *c, IncBuf *out, const floa
                m, out->cap);
     const float *w = n->params + n->tensor[c->t].offset;
     const float *b = n->params + n->tensor[c->t + 2].offset; /* folded bias */
-    if (conv_is_square(c))
-        conv2d_forward(out->p, in, w, b, B, c->cin, c->h, c->w, c->cout, c->k.kh, c->k.sh,
-                       c->k.ph, n->scratch.p);
-    else
-        inception_conv_forward(out->p, in, w, b, B, c->cin, c->h, c->w, c->cout, c->k,
-                               n->scratch.p);
+    if (!conv_is_square(c)) {
+        kconv_forward(out->p, in, w, b, B, c->cin, c->h, c->w, c->cout, c->k, n->scratch.p, 1);
+        return;
+    }
+    conv2d_forward(out->p, in, w, b, B, c->cin, c->h, c->w, c->cout, c->k.kh, c->k.sh,
+                   c->k.ph, n->scratch.p);
+    /* one thread: memory-bound and short (~0.5 ms for the largest), where a parallel
+     * region on shared cores cost ~3 ms at each of the 94 convs */
     float *o = out->p;
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
     for (size_t j = 0; j < m; j++) o[j] = o[j] > 0.0f ? o[j] : 0.0f;
 }
 
@@ -618,7 +644,7 @@ static void put(IncBuf *dst, int Ctot, int coff, const float *src, int B, int C,
 {
     DDM_ASSERT((size_t)B * Ctot * HW <= dst->cap && coff + C <= Ctot,
                "inception: concat out of bounds");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * C * HW > INC_PAR_MIN)
     for (int i = 0; i < B; i++)
         memcpy(dst->p + ((size_t)i * Ctot + coff) * HW, src + (size_t)i * C * HW,
                sizeof(float) * (size_t)C * HW);
@@ -775,11 +801,17 @@ static void forward_chunk(Inception *n, float *feat, const float *x, int B)
     inception_global_avgpool(feat, in->p, B, INCEPTION_DIM, 8 * 8);
 }
 
+void inception_set_max_batch(Inception *n, int nb)
+{
+    DDM_ASSERT(nb > 0, "inception_set_max_batch: %d", nb);
+    n->max_batch = nb;
+}
+
 void inception_forward(Inception *n, float *feat, const float *x, int B)
 {
     DDM_ASSERT(n->prepared, "inception_forward: weights not prepared (inception_prepare)");
     DDM_ASSERT(B > 0, "inception_forward: B = %d", B);
-    const int nbmax = B < INCEPTION_MAX_BATCH ? B : INCEPTION_MAX_BATCH;
+    const int nbmax = B < n->max_batch ? B : n->max_batch;
     ws_reserve(n, nbmax);
     const size_t in = 3 * (size_t)INCEPTION_SIZE * INCEPTION_SIZE;
     for (int i0 = 0; i0 < B; i0 += nbmax) {
@@ -794,13 +826,13 @@ void inception_features(Inception *n, float *feat, const uint8_t *img, int B, in
     DDM_ASSERT(n->prepared, "inception_features: weights not prepared (inception_prepare)");
     DDM_ASSERT(C == 1 || C == 3, "inception: images must have 1 or 3 channels, not %d", C);
     DDM_ASSERT(B > 0 && H > 0 && W > 0, "inception: bad image shape %dx%dx%dx%d", B, C, H, W);
-    const int nbmax = B < INCEPTION_MAX_BATCH ? B : INCEPTION_MAX_BATCH;
+    const int nbmax = B < n->max_batch ? B : n->max_batch;
     ws_reserve(n, nbmax);
     const size_t HW = (size_t)H * W;
-    if (HW > n->plane_cap) {
+    if ((size_t)nbmax * C * HW > n->plane_cap) {
         free(n->plane);
-        n->plane = xalloc_floats(HW);
-        n->plane_cap = HW;
+        n->plane_cap = (size_t)nbmax * C * HW;
+        n->plane = xalloc_floats(n->plane_cap);
     }
     for (int i0 = 0; i0 < B; i0 += nbmax) {
         const int nb = B - i0 < nbmax ? B - i0 : nbmax;

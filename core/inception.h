@@ -19,26 +19,33 @@
  * num_batches_tracked, in state_dict order, one flat float block with a TensorInfo table
  * ("Conv2d_1a_3x3.conv.weight", "Conv2d_1a_3x3.bn.weight", ".bn.bias",
  * ".bn.running_mean", ".bn.running_var", ..., "Mixed_7c.branch_pool.bn.running_var";
- * 94 convs, 470 tensors, 21,802,784 floats). io/inception_io.c fills the block from HDF5
+ * 94 convs, 470 tensors, 21,820,000 floats). io/inception_io.c fills the block from HDF5
  * (/inception/<name>, written by tests/ref/convert_inception.py) and calls
  * inception_prepare(), which folds the BatchNorms IN PLACE: afterwards <conv>.conv.weight
  * holds w*gamma/sqrt(var+eps) and <conv>.bn.bias holds beta - mean*gamma/sqrt(var+eps);
  * the other bn.* slots are stale.
  *
- * How `ddm eval --features inception:WEIGHTS.h5` uses it (each rank on its own shard):
- *     Inception *net = inception_load(path);          // io/inception_io.h; dies on a bad file
+ * How `ddm eval --features inception:WEIGHTS.h5` calls it (every rank, on its own shard
+ * of the images; nothing here is collective):
+ *     #include "io/inception_io.h"
+ *     Inception *net = inception_load(path);  // reads + folds; ddm_die on a bad file
+ *     char *src = inception_load_source(path); // for the stats file's extractor attribute
  *     float *feat = xalloc_floats((size_t)n * INCEPTION_DIM);
- *     for (i0 = 0; i0 < n; i0 += chunk)             // any B works; memory is per call
- *         inception_features(net, feat + i0 * INCEPTION_DIM,
- *                            images + i0 * C*H*W, nb, C, H, W);
- *     ... mean/covariance of feat rows (float64) -> FID/KID/PR ...
+ *     for (size_t i0 = 0; i0 < n; i0 += nb)     // any nb; e.g. rows read from samples.h5
+ *         inception_features(net, feat + i0 * INCEPTION_DIM,      // (nb, 2048) out
+ *                            img + i0 * (size_t)C * H * W, nb, C, H, W); // uint8 in
+ *     ... mean/covariance of the feature rows in float64 -> FID / KID / precision-recall
  *     inception_free(net);
- * Features of an image do not depend on the batch it is computed in beyond float
- * rounding (~1e-6 relative: GEMM blocking differs). Threads: OpenMP (OMP_NUM_THREADS /
- * ddm_set_threads), GEMMs single-threaded OpenBLAS inside the OpenMP regions. Cost:
- * ~5.7 GFLOP per image. Memory: ~87 MB of weights plus ~6 MB of work buffers per image of
- * the internal batch (at most INCEPTION_MAX_BATCH images at a time), allocated on first
- * use and kept until inception_free.
+ * C must be 1 or 3 (dies otherwise); any H, W (each image is resized to 299x299 on its
+ * own). The features of an image do not depend on nb or on how the batch is split beyond
+ * float rounding (~1e-6 relative: the GEMM blocking differs). The file's fc.* tensors
+ * (1008 logits) are not used: no Inception Score from this extractor.
+ * Threads: OpenMP (OMP_NUM_THREADS / ddm_set_threads), single-threaded OpenBLAS inside
+ * the regions, as core/conv.c. Cost: ~5.7 G multiply-adds per image, 0.15-0.27 s per
+ * image on one core of the shared 2-core test machine (a training job running beside).
+ * Memory: 87 MB of weights, ~14 MB of work buffers per image of the internal batch
+ * (inception_set_max_batch, default 4) plus conv scratch, allocated on first use and kept
+ * until inception_free: ~190 MB peak RSS at a batch of 4, ~150 MB at 1.
  *
  * B = batch, C = channels, H, W = height, width, OC = output channels, P = Ho*Wo.
  */
@@ -53,7 +60,7 @@
 #define INCEPTION_DIM 2048      /* feature width (pool3) */
 #define INCEPTION_SIZE 299      /* network input height and width */
 #define INCEPTION_BN_EPS 1e-3   /* torchvision BasicConv2d's BatchNorm eps */
-#define INCEPTION_MAX_BATCH 4   /* images per internal forward pass */
+#define INCEPTION_MAX_BATCH 4   /* images per internal forward pass (default) */
 
 typedef struct Inception Inception;
 
@@ -75,6 +82,10 @@ float *inception_params(Inception *net); /* the raw block, PyTorch layout (see a
  * is not positive. */
 void inception_prepare(Inception *net, const char *what);
 
+/* Images per internal forward pass (default INCEPTION_MAX_BATCH): the work buffers hold
+ * this many. Larger batches run in pieces; results do not depend on it beyond rounding. */
+void inception_set_max_batch(Inception *net, int nb);
+
 /* uint8 images img (B,C,H,W), C = 1 or 3, any H, W >= 1 -> feat (B,2048). */
 void inception_features(Inception *net, float *feat, const uint8_t *img, int B, int C, int H,
                         int W);
@@ -91,7 +102,7 @@ void inception_resize_bilinear(float *out, const float *in, int N, int H, int W,
                                int Wo);
 
 /* uint8 (B,C,H,W), C = 1 or 3 -> x (B,3,299,299): /255, resize, 2x - 1, gray repeated.
- * plane: scratch of H*W floats. */
+ * plane: scratch of B*C*H*W floats. */
 void inception_input(float *x, const uint8_t *img, int B, int C, int H, int W, float *plane);
 
 /* Pools over in (B,C,H,W) -> out (B,C,Ho,Wo), Ho = (H + 2 pad - K)/stride + 1 (floor).

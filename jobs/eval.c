@@ -226,6 +226,8 @@ typedef struct {
     Classifier *net;
     char *ckpt;
     int64_t step;
+    double ema;              /* < 0: the trained weights /model, else this EMA copy */
+    ClassifierConfig cc;
     int C, S;
     float *x;        /* (BLOCK, C, S, S) input scratch */
 } Extractor;
@@ -234,7 +236,9 @@ typedef struct {
 static void extractor_parse(Extractor *e, const char *spec, double ema)
 {
     memset(e, 0, sizeof *e);
+    e->ema = ema;
     if (!strcmp(spec, "pixels")) {
+        if (ema >= 0) ddm_die("--ema is for the classifier extractor, not for pixels");
         e->kind = FEAT_PIXELS;
         e->key = xstrdup("pixels");
         snprintf(e->tag, sizeof e->tag, "pixels");
@@ -263,14 +267,24 @@ static void extractor_parse(Extractor *e, const char *spec, double ema)
         if (cfg.train.task != TASK_CLASSIFIER)
             ddm_die("--features %s: %s is a diffusion checkpoint (train.task = diffusion); the features come "
                     "from a classifier trained with 'ddm train --task classifier'", spec, e->ckpt);
-        ClassifierConfig cc;
-        config_to_classifier(&cfg, &cc);
-        const char *why = classifier_config_check(&cc);
+        config_to_classifier(&cfg, &e->cc);
+        const char *why = classifier_config_check(&e->cc);
         if (why) ddm_die("%s: its classifier config is invalid: %s", e->ckpt, why);
-        e->C = cc.in_ch;
-        e->S = cc.image_size;
-        e->d = cc.feat_dim;
-        e->k = cc.num_classes;
+        e->C = e->cc.in_ch;
+        e->S = e->cc.image_size;
+        e->d = e->cc.feat_dim;
+        e->k = e->cc.num_classes;
+        if (ema >= 0) { /* the rate must be there (said here, once, before any rank loads) */
+            double rates[CKPT_MAX_EMA * 2];
+            int n = ckpt_ema_rates(e->ckpt, rates, CKPT_MAX_EMA * 2), found = 0;
+            char list[256] = "";
+            size_t off = 0;
+            for (int i = 0; i < n; i++) {
+                found |= fabs(rates[i] - ema) <= 1e-12;
+                if (off < sizeof list) off += (size_t)snprintf(list + off, sizeof list - off, "%s%.10g", i ? ", " : "", rates[i]);
+            }
+            if (!found) ddm_die("--ema %.10g: %s has no EMA weights at that rate (it has: %s)", ema, e->ckpt, n ? list : "none");
+        }
         struct stat st;
         if (stat(e->ckpt, &st) != 0) ddm_die("%s: %s", e->ckpt, strerror(errno));
         char wts[48];
@@ -290,22 +304,13 @@ static void extractor_parse(Extractor *e, const char *spec, double ema)
             "inception:WEIGHTS.h5)", spec, (int)sl, spec);
 }
 
-static void extractor_load(Extractor *e, double ema)
+/* Build the classifier and load its weights (every rank). */
+static void extractor_load(Extractor *e)
 {
     if (e->kind != FEAT_CLASSIFIER) return;
-    CkptMeta meta;
-    memset(&meta, 0, sizeof meta);
-    ckpt_read_meta(e->ckpt, &meta);
-    DdmConfig cfg;
-    config_defaults(&cfg);
-    char err[512];
-    if (config_parse_text(&cfg, meta.config_text, e->ckpt, err, sizeof err)) ddm_die("%s", err);
-    ckpt_meta_free(&meta);
-    ClassifierConfig cc;
-    config_to_classifier(&cfg, &cc);
-    e->net = classifier_init(&cc, BLOCK, 0);
+    e->net = classifier_init(&e->cc, BLOCK, 0);
     ckpt_load_weights(e->ckpt, classifier_tensor(e->net, 0), classifier_num_tensors(e->net),
-                      classifier_params(e->net), ema, NULL);
+                      classifier_params(e->net), e->ema, NULL);
     e->d = classifier_config(e->net)->feat_dim;
     e->x = xalloc_floats((size_t)BLOCK * e->C * e->S * e->S);
 }
@@ -375,38 +380,34 @@ typedef struct {
 
 static int64_t set_row(const ImageSet *s, int64_t i) { return s->rows ? s->rows[i] : i; }
 
-/* used rows [i0, i1) into out (i1-i0, C,H,W); span: scratch of BLOCK images. The used
- * rows must lie within BLOCK file rows of each other (see next_block). */
-static void set_read(ImageSet *s, int64_t i0, int64_t i1, uint8_t *out, uint8_t *span)
+/* used rows [i0, i1) into out (i1-i0, C,H,W): one read per run of consecutive file rows
+ * (one read per block for a finished file) */
+static void set_read(ImageSet *s, int64_t i0, int64_t i1, uint8_t *out)
 {
     const size_t img = (size_t)s->c * s->h * s->w;
-    const int64_t f0 = set_row(s, i0), f1 = set_row(s, i1 - 1) + 1;
-    const int contiguous = f1 - f0 == i1 - i0;
-    uint8_t *dst = contiguous ? out : span;
-    if (s->is_dataset)
-        dataset_read_images(&s->ds, (size_t)f0, (size_t)(f1 - f0), dst);
-    else
-        samples_read_rows(s->file, s->path, s->group, f0, f1 - f0, dst, NULL, NULL, NULL);
-    if (!contiguous)
-        for (int64_t i = i0; i < i1; i++)
-            memcpy(out + (size_t)(i - i0) * img, span + (size_t)(set_row(s, i) - f0) * img, img);
+    for (int64_t i = i0; i < i1;) {
+        int64_t j = i + 1;
+        while (j < i1 && set_row(s, j) == set_row(s, j - 1) + 1) j++;
+        const int64_t f0 = set_row(s, i), cnt = j - i;
+        uint8_t *dst = out + (size_t)(i - i0) * img;
+        if (s->is_dataset)
+            dataset_read_images(&s->ds, (size_t)f0, (size_t)cnt, dst);
+        else
+            samples_read_rows(s->file, s->path, s->group, f0, cnt, dst, NULL, NULL, NULL);
+        i = j;
+    }
 }
 
-/* end of the block starting at used row i0 (<= hi): at most BLOCK rows within BLOCK file rows */
-static int64_t next_block(const ImageSet *s, int64_t i0, int64_t hi)
-{
-    int64_t i1 = i0 + 1;
-    const int64_t f0 = set_row(s, i0);
-    while (i1 < hi && i1 - i0 < BLOCK && set_row(s, i1) - f0 < BLOCK) i1++;
-    return i1;
-}
-
-/* this rank's used rows [lo, hi) of n */
+/* This rank's used rows [lo, hi) of n: whole blocks of BLOCK rows, split over the ranks.
+ * Every image then goes through the extractor in the same batch (rows [k BLOCK,
+ * (k+1) BLOCK)) whatever the rank count, so its features are the same bits at any P. */
 static void my_part(int64_t n, int64_t *lo, int64_t *hi)
 {
-    const int r = dist_rank(), p = dist_size();
-    *lo = n * r / p;
-    *hi = n * (r + 1) / p;
+    const int64_t r = dist_rank(), p = dist_size(), nb = (n + BLOCK - 1) / BLOCK;
+    *lo = nb * r / p * BLOCK;
+    *hi = nb * (r + 1) / p * BLOCK;
+    if (*lo > n) *lo = n;
+    if (*hi > n) *hi = n;
 }
 
 /* Features of this rank's part of s. Adds every row to st; keeps the rows whose used index
@@ -419,7 +420,7 @@ static int64_t extract_part(Extractor *e, ImageSet *s, FeatStats *st, const int6
     my_part(s->n, &lo, &hi);
     const int D = e->d;
     const size_t img = (size_t)s->c * s->h * s->w;
-    uint8_t *buf = xmalloc(img * BLOCK), *span = xmalloc(img * BLOCK);
+    uint8_t *buf = xmalloc(img * BLOCK);
     float *feat = xalloc_floats((size_t)BLOCK * D);
     float *pb = probs && e->k > 0 ? xalloc_floats((size_t)BLOCK * e->k) : NULL;
     /* the kept rows of this part: sel[a, b) */
@@ -440,9 +441,9 @@ static int64_t extract_part(Extractor *e, ImageSet *s, FeatStats *st, const int6
     int64_t ks = a; /* next selected index to keep */
     double t0 = ddm_now(), last = t0;
     for (int64_t i0 = lo; i0 < hi;) {
-        const int64_t i1 = next_block(s, i0, hi);
+        const int64_t i1 = i0 + BLOCK < hi ? i0 + BLOCK : hi;
         const int B = (int)(i1 - i0);
-        set_read(s, i0, i1, buf, span);
+        set_read(s, i0, i1, buf);
         extractor_run(e, buf, B, s->c, s->h, s->w, feat, pb);
         featstats_add(st, feat, (size_t)B);
         if (keep) {
@@ -464,7 +465,6 @@ static int64_t extract_part(Extractor *e, ImageSet *s, FeatStats *st, const int6
         }
     }
     free(buf);
-    free(span);
     free(feat);
     free(pb);
     return hi - lo;
@@ -545,7 +545,7 @@ static char *cache_path(const char *ref, const Extractor *e)
     return p;
 }
 
-/* Rank 0: what --ref is. Returns 1 for a stats file, 0 for a dataset; dies otherwise. */
+/* What --ref is: 1 for a stats file, 0 for a dataset; dies otherwise. */
 static int ref_kind(const char *path)
 {
     hid_t f = h5_open(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -693,9 +693,9 @@ static void result_json(Buf *b, const GroupResult *g, const EvalArgs *a, const E
     buf_json_num(b, g->precision);
     buf_add(b, ", \"recall\": ");
     buf_json_num(b, g->recall);
-    buf_add(b, ", \"seconds\": %.3f, \"n_ref_features\": %lld, \"kid_subsets\": %d, \"kid_subset_size\": %d, "
+    buf_add(b, ", \"seconds\": %.3f, \"ref_seconds\": %.3f, \"ref_cached\": %s, \"n_ref_features\": %lld, \"kid_subsets\": %d, \"kid_subset_size\": %d, "
                "\"pr_k\": %d, \"ranks\": %d, \"threads\": %d}",
-            g->seconds, (long long)g->n_ref_rows, g->kid_subsets, g->kid_subset_size, PR_K, dist_size(),
+            g->seconds, r->seconds, r->from_cache || r->is_stats ? "true" : "false", (long long)g->n_ref_rows, g->kid_subsets, g->kid_subset_size, PR_K, dist_size(),
             ddm_threads());
 }
 
@@ -793,8 +793,9 @@ static void write_plot(const char *png, const GroupResult *g, int ng, const Eval
 {
     char *gp = find_gnuplot();
     if (!gp) {
-        ddm_warn("gnuplot not found%s (Debian: apt-get install gnuplot-nox): no plot written (%s)",
-                 getenv("DDM_GNUPLOT") ? " at $DDM_GNUPLOT" : " on PATH", png);
+        const char *env = getenv("DDM_GNUPLOT");
+        ddm_warn("gnuplot not found (%s%s; Debian: apt-get install gnuplot-nox): no plot written (%s)",
+                 env && *env ? "DDM_GNUPLOT=" : "looked on PATH", env && *env ? env : "", png);
         return;
     }
     /* families, in order of first appearance */
@@ -843,7 +844,7 @@ static void write_plot(const char *png, const GroupResult *g, int ng, const Eval
     free(title);
     free(base);
     buf_add(&sc, "\nset xlabel 'NFE (network evaluations per image)'\nset ylabel 'FID'\nset grid\n"
-                 "set key top right\nset yrange [0:*]\n");
+                 "set key top right\nset yrange [0:*]\nset offsets graph 0.04, graph 0.04, graph 0.05, 0\n");
     if (minnfe > 0 && maxnfe >= 8 * minnfe) buf_add(&sc, "set logscale x 2\n");
     buf_add(&sc, "plot ");
     for (int f = 0; f < nf; f++) {
@@ -910,7 +911,7 @@ static int run_accuracy(const EvalArgs *a, Extractor *e)
         int go = 1;
         dist_bcast(&go, sizeof go, 0);
     }
-    extractor_load(e, a->ema);
+    extractor_load(e);
     dataset_open(&s.ds, a->ref);
     s.c = s.ds.c;
     s.h = s.ds.h;
@@ -921,14 +922,14 @@ static int run_accuracy(const EvalArgs *a, Extractor *e)
     my_part(s.n, &lo, &hi);
     const int K = e->k;
     const size_t img = (size_t)s.c * s.h * s.w;
-    uint8_t *buf = xmalloc(img * BLOCK), *span = xmalloc(img * BLOCK);
+    uint8_t *buf = xmalloc(img * BLOCK);
     float *feat = xalloc_floats((size_t)BLOCK * e->d), *probs = xalloc_floats((size_t)BLOCK * K);
     int32_t *lab = xmalloc(sizeof(int32_t) * BLOCK);
     /* per class: [0,K) correct, [K,2K) count */
     long long *cnt = xcalloc((size_t)2 * K, sizeof(long long));
     for (int64_t i0 = lo; i0 < hi; i0 += BLOCK) {
         const int B = (int)(hi - i0 < BLOCK ? hi - i0 : BLOCK);
-        set_read(&s, i0, i0 + B, buf, span);
+        set_read(&s, i0, i0 + B, buf);
         dataset_read_labels(&s.ds, (size_t)i0, (size_t)B, lab);
         extractor_run(e, buf, B, s.c, s.h, s.w, feat, probs);
         for (int b = 0; b < B; b++) {
@@ -974,7 +975,6 @@ static int run_accuracy(const EvalArgs *a, Extractor *e)
     free(cnt);
     free(lab);
     free(buf);
-    free(span);
     free(feat);
     free(probs);
     dataset_close(&s.ds);
@@ -1070,6 +1070,7 @@ int job_eval(int argc, char **argv)
     if (a.ref_features < 0) ddm_die("--ref-features must be >= 0, not %ld", a.ref_features);
     if (a.kid_subsets < 1) ddm_die("--kid-subsets must be >= 1, not %d", a.kid_subsets);
     if (a.kid_subset_size < 2) ddm_die("--kid-subset-size must be >= 2, not %d", a.kid_subset_size);
+    if (a.max_n > 0 && a.max_n <= PR_K) ddm_die("--max-n %ld: too few rows for the metrics (at least %d)", a.max_n, PR_K + 1);
     int mask = 0;
     if (a.metrics) parse_metrics(a.metrics, &mask);
     if (accuracy && !a.features) ddm_die("--task accuracy needs --features classifier:CKPT.h5|RUN_DIR");
@@ -1088,6 +1089,8 @@ int job_eval(int argc, char **argv)
     }
     if (!a.samples) ddm_die("--samples FILE.h5 is required (see 'ddm eval --help')");
     const int need_rows = (mask & (M_KID | M_PR)) != 0;
+    if (need_rows && a.ref_features <= PR_K)
+        ddm_die("--ref-features %ld: KID and precision/recall need more than %d reference feature rows", a.ref_features, PR_K);
 
     /* ---- the samples file: groups, finished rows, shapes ---- */
     hid_t sf = h5_open(a.samples, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -1206,7 +1209,7 @@ int job_eval(int argc, char **argv)
         }
     }
     dist_bcast(&cache_ok, sizeof cache_ok, 0);
-    extractor_load(&e, a.ema);
+    extractor_load(&e);
 
     if (root) {
         printf("eval: %s: %d group%s; reference %s; features: %s; metrics:%s%s%s%s; %d rank%s x %d thread%s\n",

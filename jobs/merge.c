@@ -1,9 +1,299 @@
-/* PLACEHOLDER until the job is written: replace this whole file. */
+/* ddm merge: one samples file from the files of a Slurm job array, each element of which
+ * sampled a disjoint set of seeds with the same checkpoint and settings into its own
+ * file. The result holds, per group, the union of the seeds in ascending order (the rows
+ * `ddm sample --seeds` over the union would make), every finished row copied with its
+ * image and label and marked done, and the attributes of the inputs: its datasets and
+ * attributes equal those of one job over all the seeds. Unfinished input rows stay
+ * unfinished (fill values), so `ddm sample` over the union of the seeds completes the
+ * merged file.
+ *
+ * Runs on rank 0 (serial HDF5); under mpirun the other ranks wait. The output is written
+ * to OUT.tmp-PID and renamed at the end: an error leaves no half-written file.
+ * N = rows, C = channels, H, W = height, width. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "io/h5.h"
+#include "io/samples.h"
+#include "jobs/cli.h"
 #include "jobs/jobs.h"
+#include "mpi/dist.h"
+
+#define MERGE_ROWS 1024 /* rows per read and write */
+
+static const char SYNOPSIS[] = "--out FILE.h5 IN1.h5 IN2.h5 ...";
+static const char DESCRIPTION[] =
+    "Merge the samples files of a job array (each element sampled a disjoint seed range\n"
+    "with the same checkpoint and settings) into FILE.h5: per group, the union of the\n"
+    "seeds in ascending order with their images, labels and done flags, and the inputs'\n"
+    "attributes, as one 'ddm sample' run over all the seeds would have written them.\n"
+    "Refuses inputs made from different checkpoints or settings, with other groups, or\n"
+    "holding the same seed twice. Unfinished rows stay unfinished (re-run 'ddm sample'\n"
+    "with the union of the seeds on FILE.h5 to complete them). FILE.h5 must not exist.";
+
+typedef struct {
+    const char *path;
+    hid_t f;
+    char *ckpt, *config;
+    int64_t step;
+    int ng;
+    char **groups;
+} Input;
+
+typedef struct {
+    int64_t seed;
+    int input;
+} SeedOf;
+
+static int seedof_cmp(const void *a, const void *b)
+{
+    const SeedOf *x = a, *y = b;
+    if (x->seed != y->seed) return (x->seed > y->seed) - (x->seed < y->seed);
+    return (x->input > y->input) - (x->input < y->input);
+}
+
+static char *g_tmp; /* the temporary output, removed when the job dies */
+static void remove_tmp(void)
+{
+    if (g_tmp) unlink(g_tmp);
+}
+
+static void open_input(Input *in, const char *path)
+{
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    in->f = h5_open(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    h5_require_kind(in->f, path, "samples");
+    if (!h5_attr_get_str(in->f, "checkpoint", &in->ckpt)) in->ckpt = xstrdup("");
+    if (!h5_attr_get_str(in->f, "config", &in->config)) in->config = xstrdup("");
+    in->step = -1;
+    h5_attr_get_i64(in->f, "checkpoint_step", &in->step);
+    in->ng = samples_list_groups(in->f, &in->groups);
+    if (in->ng == 0) ddm_die("%s: holds no samples group", path);
+}
+
+static void close_input(Input *in)
+{
+    h5_close(in->f);
+    free(in->ckpt);
+    free(in->config);
+    samples_free_names(in->groups, in->ng);
+}
+
+static void list_text(char *buf, size_t n, char **v, int k)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < k && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", v[i]);
+}
+
+/* The inputs must come from one checkpoint and hold the same groups. */
+static void check_sources(Input *in, int n)
+{
+    for (int i = 1; i < n; i++) {
+        if (in[i].step != in[0].step || strcmp(in[i].ckpt, in[0].ckpt))
+            ddm_die("%s was made from checkpoint %s (step %lld), %s from %s (step %lld): they "
+                    "cannot be merged",
+                    in[i].path, in[i].ckpt, (long long)in[i].step, in[0].path, in[0].ckpt,
+                    (long long)in[0].step);
+        if (strcmp(in[i].config, in[0].config))
+            ddm_die("%s and %s were made from checkpoints trained with different configs: they "
+                    "cannot be merged", in[i].path, in[0].path);
+        int same = in[i].ng == in[0].ng;
+        for (int g = 0; same && g < in[0].ng; g++) same = !strcmp(in[i].groups[g], in[0].groups[g]);
+        if (!same) {
+            char a[1024], b[1024];
+            list_text(a, sizeof a, in[i].groups, in[i].ng);
+            list_text(b, sizeof b, in[0].groups, in[0].ng);
+            ddm_die("%s holds the groups [%s], %s holds [%s]: they cannot be merged", in[i].path,
+                    a, in[0].path, b);
+        }
+    }
+}
+
+static void differ(const Input *a, const Input *b, const char *group, const char *key,
+                   const char *va, const char *vb)
+{
+    ddm_die("group %s: %s was made with %s=%s, %s with %s=%s: they cannot be merged", group,
+            a->path, key, va, b->path, key, vb);
+}
+
+/* Every input's group must have been made with the same setting and image shape. */
+static void check_group(const Input *in, int n, const char *group, SamplesGroupInfo *info)
+{
+    for (int i = 0; i < n; i++) samples_group_info(in[i].f, in[i].path, group, &info[i]);
+    char x[64], y[64];
+    for (int i = 1; i < n; i++) {
+        const SamplesGroupInfo *p = &info[i], *q = &info[0];
+        if (strcmp(p->sampler, q->sampler)) differ(&in[i], &in[0], group, "sampler", p->sampler, q->sampler);
+        if (p->steps != q->steps) {
+            snprintf(x, sizeof x, "%d", p->steps);
+            snprintf(y, sizeof y, "%d", q->steps);
+            differ(&in[i], &in[0], group, "steps", x, y);
+        }
+        if (p->eta != q->eta) {
+            snprintf(x, sizeof x, "%.10g", p->eta);
+            snprintf(y, sizeof y, "%.10g", q->eta);
+            differ(&in[i], &in[0], group, "eta", x, y);
+        }
+        if (p->guidance != q->guidance) {
+            snprintf(x, sizeof x, "%.10g", p->guidance);
+            snprintf(y, sizeof y, "%.10g", q->guidance);
+            differ(&in[i], &in[0], group, "guidance", x, y);
+        }
+        if (p->class_label != q->class_label) {
+            snprintf(x, sizeof x, "%d", p->class_label);
+            snprintf(y, sizeof y, "%d", q->class_label);
+            differ(&in[i], &in[0], group, "class", x, y);
+        }
+        if (strcmp(p->settings, q->settings))
+            ddm_die("group %s: %s was made with the settings '%s', %s with '%s': they cannot be "
+                    "merged", group, in[i].path, p->settings, in[0].path, q->settings);
+        if (p->c != q->c || p->h != q->h || p->w != q->w)
+            ddm_die("group %s: %s holds images [%d,%d,%d], %s [%d,%d,%d]: they cannot be merged",
+                    group, in[i].path, p->c, p->h, p->w, in[0].path, q->c, q->h, q->w);
+    }
+}
+
+static int64_t find_row(const int64_t *seeds, int64_t n, int64_t seed)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (seeds[mid] == seed) return mid;
+        if (seeds[mid] < seed) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* One group: the union of the seeds, then every finished input row copied. Returns the
+ * rows done. */
+static int64_t merge_group(SamplesFile *sf, const Input *in, int n, const char *group,
+                           int64_t *n_rows)
+{
+    SamplesGroupInfo *info = xcalloc((size_t)n, sizeof *info);
+    check_group(in, n, group, info);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += info[i].n;
+    SeedOf *all = xmalloc(sizeof *all * (size_t)(total ? total : 1));
+    int64_t k = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t *s = xmalloc(sizeof *s * (size_t)(info[i].n ? info[i].n : 1));
+        samples_read_rows(in[i].f, in[i].path, group, 0, info[i].n, NULL, s, NULL, NULL);
+        for (int64_t r = 0; r < info[i].n; r++) all[k++] = (SeedOf){s[r], i};
+        free(s);
+    }
+    qsort(all, (size_t)total, sizeof *all, seedof_cmp);
+    int64_t *seeds = xmalloc(sizeof *seeds * (size_t)(total ? total : 1));
+    for (int64_t r = 0; r < total; r++) {
+        if (r > 0 && all[r].seed == all[r - 1].seed) {
+            if (all[r].input == all[r - 1].input)
+                ddm_die("group %s: %s holds seed %lld twice", group, in[all[r].input].path,
+                        (long long)all[r].seed);
+            ddm_die("group %s: seed %lld is in both %s and %s: the inputs overlap", group,
+                    (long long)all[r].seed, in[all[r - 1].input].path, in[all[r].input].path);
+        }
+        seeds[r] = all[r].seed;
+    }
+    free(all);
+
+    SamplesSetting set = {info[0].sampler, info[0].steps, info[0].eta, info[0].guidance,
+                          info[0].class_label, info[0].nfe, info[0].settings};
+    SamplesGroup g;
+    samples_group_open(&g, sf, group, &set, seeds, total, info[0].c, info[0].h, info[0].w, NULL);
+    const size_t D = (size_t)info[0].c * info[0].h * info[0].w;
+    uint8_t *img = xmalloc(MERGE_ROWS * D), *done = xmalloc(MERGE_ROWS);
+    int64_t *s = xmalloc(sizeof *s * MERGE_ROWS), *rows = xmalloc(sizeof *rows * MERGE_ROWS);
+    int32_t *lab = xmalloc(sizeof *lab * MERGE_ROWS);
+    int64_t n_done = 0;
+    for (int i = 0; i < n; i++)
+        for (int64_t r0 = 0; r0 < info[i].n; r0 += MERGE_ROWS) {
+            int64_t m = info[i].n - r0 < MERGE_ROWS ? info[i].n - r0 : MERGE_ROWS;
+            samples_read_rows(in[i].f, in[i].path, group, r0, m, img, s, lab, done);
+            size_t w = 0;
+            for (int64_t r = 0; r < m; r++) {
+                if (!done[r]) continue;
+                rows[w] = find_row(seeds, total, s[r]);
+                DDM_ASSERT(rows[w] >= 0, "merge: seed %lld lost", (long long)s[r]);
+                if ((int64_t)w != r) memcpy(img + w * D, img + (size_t)r * D, D);
+                lab[w] = lab[r];
+                w++;
+            }
+            samples_write_rows(&g, rows, w, img, lab);
+            n_done += (int64_t)w;
+        }
+    samples_group_close(&g);
+    free(img); free(done); free(s); free(rows); free(lab); free(seeds);
+    for (int i = 0; i < n; i++) samples_group_info_free(&info[i]);
+    free(info);
+    *n_rows = total;
+    return n_done;
+}
+
 int job_merge(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "ddm: error: 'merge' is not built yet\n");
-    return 2;
+    dist_init(&argc, &argv);
+    cli_quiet = !dist_is_root();
+    char *out = NULL;
+    const CliOpt opts[] = {
+        {"out", CLI_STR, &out, "FILE.h5", "the merged samples file (must not exist)", 1},
+        {NULL, 0, NULL, NULL, NULL, 0},
+    };
+    int npos = 0;
+    char **pos = NULL;
+    if (cli_parse("merge", SYNOPSIS, DESCRIPTION, opts, argc, argv, &npos, &pos)) {
+        dist_finalize();
+        return 0;
+    }
+    if (dist_is_root()) {
+        if (npos < 1) ddm_die("ddm merge: no input files (usage: ddm merge %s)", SYNOPSIS);
+        struct stat st;
+        if (stat(out, &st) == 0)
+            ddm_die("--out %s: exists; ddm merge does not overwrite (remove it or choose another "
+                    "name)", out);
+        for (int i = 0; i < npos; i++)
+            for (int j = 0; j < i; j++)
+                if (!strcmp(pos[i], pos[j])) ddm_die("%s is given twice", pos[i]);
+        Input *in = xcalloc((size_t)npos, sizeof *in);
+        for (int i = 0; i < npos; i++) open_input(&in[i], pos[i]);
+        check_sources(in, npos);
+
+        g_tmp = h5_tmp_name(out);
+        ddm_set_cleanup_hook(remove_tmp);
+        SamplesFile sf;
+        SamplesSource src = {in[0].ckpt, in[0].step, in[0].config};
+        samples_open(&sf, g_tmp, 0, &src, H5P_DEFAULT, H5P_DEFAULT, 1);
+        printf("ddm merge: %d file%s from %s (step %lld)\n", npos, npos > 1 ? "s" : "",
+               in[0].ckpt, (long long)in[0].step);
+        for (int g = 0; g < in[0].ng; g++) {
+            int64_t rows = 0, done = merge_group(&sf, in, npos, in[0].groups[g], &rows);
+            printf("  %-20s %lld rows, %lld done\n", in[0].groups[g], (long long)rows,
+                   (long long)done);
+            if (done < rows)
+                ddm_warn("group %s: %lld rows are not done; 'ddm sample' with the union of the "
+                         "seeds on %s makes them", in[0].groups[g], (long long)(rows - done), out);
+        }
+        samples_close(&sf);
+        h5_commit_tmp(g_tmp, out);
+        free(g_tmp);
+        g_tmp = NULL;
+        ddm_set_cleanup_hook(NULL);
+        printf("ddm merge: wrote %s\n", out);
+        fflush(stdout);
+        for (int i = 0; i < npos; i++) close_input(&in[i]);
+        free(in);
+    }
+    dist_barrier();
+    free(pos);
+    dist_finalize();
+    return 0;
 }

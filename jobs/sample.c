@@ -23,6 +23,7 @@
  * thread count. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -55,7 +56,7 @@
 
 /* exit status after a signal: the round was flushed; the batch script requeues on it */
 #define SAMPLE_EXIT_REQUEUE 99
-#define SAMPLE_MAX_SEEDS 1000000000LL
+#define SAMPLE_MAX_SEEDS 100000000LL
 #define GRID_MAX 64
 /* images per network call; part of every setting (an image depends on it) */
 #define NET_SLOTS 8
@@ -137,7 +138,8 @@ static int seeds_parse(const char *spec, int64_t **seeds, int64_t *n, char *err,
             return -1;
         }
         if (x.b < x.a) {
-            snprintf(err, errlen, "--seeds %s: %.*s: end before start", spec, (int)len, p);
+            if (len == strlen(spec)) snprintf(err, errlen, "--seeds %s: end before start", spec);
+            else snprintf(err, errlen, "--seeds %s: %.*s: end before start", spec, (int)len, p);
             free(r);
             return -1;
         }
@@ -262,6 +264,12 @@ static int sweep_parse(const char *text, const char *path, Section **out, int *n
                     break;
                 }
                 tok[tl - 1] = '\0';
+                if (tok[1] == '.') {
+                    snprintf(err, errlen, "%s: section name '%s' may not start with '.'", where,
+                             tok + 1);
+                    rc = -1;
+                    break;
+                }
                 for (int i = 0; i < ns; i++)
                     if (!strcmp(sec[i].name, tok + 1)) {
                         snprintf(err, errlen, "%s: section [%s] appears twice (%s)", where,
@@ -568,8 +576,13 @@ static void check_out_folder(const char *out)
     struct stat st;
     if (stat(dir, &st) != 0) ddm_die("--out %s: folder %s does not exist", out, dir);
     if (!S_ISDIR(st.st_mode)) ddm_die("--out %s: %s is not a folder", out, dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        ddm_die("--out %s: folder %s is not writable", out, dir);
+    /* try it (access() says yes to root on folders nobody can write to) */
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/.ddm-sample-probe-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) ddm_die("--out %s: folder %s is not writable: %s", out, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
     if (stat(out, &st) == 0) {
         if (S_ISDIR(st.st_mode)) ddm_die("--out %s: is a folder, want a file name", out);
         /* an existing file must be a samples file: io/samples checks the rest */
@@ -734,20 +747,22 @@ static void net_denoise(void *ctx, float *out, const float *x, const float *tcon
                         const int *labels, int B)
 {
     NetCtx *c = ctx;
-    DDM_ASSERT(B == c->n, "net_denoise: a call of %d images for a batch of %d", B, c->n);
+    /* B = n, or a multiple (a guided evaluation in one call: the batch twice) */
+    DDM_ASSERT(c->n > 0 && B % c->n == 0, "net_denoise: a call of %d images for a batch of %d",
+               B, c->n);
     farm_poll(c->farm);
     print_progress(c, -1);
     /* the k-th image of residue r goes to call k, slot r */
     int cnt[NET_SLOTS] = {0}, ncalls = 0;
     for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b] % NET_SLOTS);
+        int r = (int)(c->seeds[b % c->n] % NET_SLOTS);
         if (++cnt[r] > ncalls) ncalls = cnt[r];
     }
     c->plan = xrealloc(c->plan, sizeof *c->plan * (size_t)ncalls * NET_SLOTS);
     for (int i = 0; i < ncalls * NET_SLOTS; i++) c->plan[i] = -1;
     memset(cnt, 0, sizeof cnt);
     for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b] % NET_SLOTS);
+        int r = (int)(c->seeds[b % c->n] % NET_SLOTS);
         c->plan[(size_t)cnt[r]++ * NET_SLOTS + r] = b;
     }
     const int nt = c->n_nets < ncalls ? c->n_nets : ncalls;
@@ -769,13 +784,13 @@ static void net_denoise(void *ctx, float *out, const float *x, const float *tcon
 
 /* ------------------------------------------------------------------ grids */
 
-static void write_grids(const char *out, const char *grid, Setting *st, int ns, int num_classes)
+static void write_grids(const char *out, const char *grid, const Setting *st, int ns,
+                        int64_t n_rows, int c, int h, int w, int num_classes)
 {
     hid_t f = h5_open(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    const size_t D = (size_t)c * h * w;
     for (int i = 0; i < ns; i++) {
-        SamplesGroup *g = &st[i].g;
-        int64_t n = st[i].g.n < GRID_MAX ? st[i].g.n : GRID_MAX;
-        size_t D = (size_t)g->c * g->h * g->w;
+        const int64_t n = n_rows < GRID_MAX ? n_rows : GRID_MAX;
         uint8_t *img = xmalloc((size_t)n * D), *done = xmalloc((size_t)n);
         samples_read_rows(f, out, st[i].name, 0, n, img, NULL, NULL, done);
         int k = 0;
@@ -794,7 +809,7 @@ static void write_grids(const char *out, const char *grid, Setting *st, int ns, 
         if (k > 0) {
             int cols = st[i].label_mode == LABELS_PER_SEED && num_classes <= 16 ? num_classes : 0;
             if (cols > k) cols = 0;
-            pngio_write_grid(path, img, k, g->c, g->h, g->w, cols);
+            pngio_write_grid(path, img, k, c, h, w, cols);
             printf("ddm sample: grid of the first %d images of %s: %s\n", k, st[i].name, path);
         }
         free(img);
@@ -813,6 +828,7 @@ static void remove_created(void)
 
 /* ------------------------------------------------------------------ the job */
 
+/* this rank's finished rows of the round, kept until the round's collective write */
 static void pending_add(Setting *st, const int64_t *rows, const uint8_t *img,
                         const int32_t *lab, size_t n, size_t D)
 {
@@ -830,10 +846,337 @@ static void pending_add(Setting *st, const int64_t *rows, const uint8_t *img,
     st->p_n += n;
 }
 
+
+/* Everything the stages of the job share. */
+typedef struct {
+    Args a;
+    int P, T;
+    Source src;
+    int64_t *seeds, n_seeds;
+    UNetConfig uc;
+    Schedule sched;
+    Setting *st;
+    int ns;
+    NetCtx nc;
+    int blas_saved;
+    size_t D;
+    SamplesFile sf;
+    hid_t fapl, dxpl;
+    int64_t total_rows, total_todo;
+    Farm farm;
+} SampleJob;
+
+/* Rank 0 checks every input and loads the weights, then every rank builds the same
+ * settings and networks. Nothing is written. */
+static void job_setup(SampleJob *j)
+{
+    Args *a = &j->a;
+    char err[1024];
+    Source *src = &j->src;
+    if (dist_is_root()) {
+        if (a->batch < 1) ddm_die("--batch %d: must be >= 1", a->batch);
+        if (a->items_per_rank < 1) ddm_die("--items-per-rank %d: must be >= 1", a->items_per_rank);
+        if (!(a->progress_every >= 0)) ddm_die("--progress-every: must be >= 0");
+        if (seeds_parse(a->seeds, &j->seeds, &j->n_seeds, err, sizeof err)) ddm_die("%s", err);
+        if (a->sweep) src->sweep_text = read_text(a->sweep);
+        if (a->grid && strlen(a->grid) > 4 && strcmp(a->grid + strlen(a->grid) - 4, ".png"))
+            ddm_die("--grid %s: want a .png file name", a->grid);
+        check_out_folder(a->out);
+        char *resolved = ckpt_resolve(a->ckpt);
+        char *abs = realpath(resolved, NULL);
+        src->ckpt_path = abs ? abs : xstrdup(resolved);
+        free(resolved);
+        CkptMeta meta;
+        memset(&meta, 0, sizeof meta);
+        ckpt_read_meta(src->ckpt_path, &meta);
+        if (!meta.config_text || !meta.config_text[0])
+            ddm_die("%s: the checkpoint holds no config text", src->ckpt_path);
+        src->config_text = xstrdup(meta.config_text);
+        src->ckpt_step = meta.step;
+        ckpt_meta_free(&meta);
+    }
+    bcast_str(&src->sweep_text);
+    bcast_str(&src->config_text);
+    bcast_str(&src->ckpt_path);
+    dist_bcast(&src->ckpt_step, sizeof src->ckpt_step, 0);
+
+    DdmConfig cfg;
+    config_defaults(&cfg);
+    if (config_parse_text(&cfg, src->config_text, src->ckpt_path, err, sizeof err))
+        ddm_die("%s", err);
+    if (cfg.train.task != TASK_DIFFUSION)
+        ddm_die("%s: is a checkpoint of the evaluation classifier (train.task = classifier), "
+                "not of a diffusion model", src->ckpt_path);
+    if (dist_is_root()) choose_weights(a, src->ckpt_path, &cfg, src);
+    dist_bcast(&src->ema_rate, sizeof src->ema_rate, 0);
+    config_to_unet(&cfg, &j->uc);
+    const char *uerr = unet_config_check(&j->uc);
+    if (uerr) ddm_die("%s: model config: %s", src->ckpt_path, uerr);
+    SchedConfig scfg;
+    config_to_sched(&cfg, &scfg);
+    sched_init(&j->sched, &scfg);
+    char weights_word[64];
+    if (src->ema_rate < 0) {
+        snprintf(weights_word, sizeof weights_word, "raw");
+    } else {
+        char r[32];
+        ckpt_ema_name(r, sizeof r, src->ema_rate);
+        snprintf(weights_word, sizeof weights_word, "ema:%s", r);
+    }
+    ModelFacts mf = {&j->sched, j->uc.num_classes, weights_word};
+    /* rank 0 first, so an error is printed once; the others follow the same path */
+    if (dist_is_root() && settings_build(a, src->sweep_text, &mf, &j->st, &j->ns, err, sizeof err))
+        ddm_die("%s", err);
+    dist_barrier();
+    if (!dist_is_root()) {
+        if (settings_build(a, src->sweep_text, &mf, &j->st, &j->ns, err, sizeof err))
+            ddm_die("%s", err);
+        if (seeds_parse(a->seeds, &j->seeds, &j->n_seeds, err, sizeof err)) ddm_die("%s", err);
+    }
+
+    /* the weights: rank 0 reads them, every rank gets them */
+    UNet *probe = unet_init(&j->uc, 1, 0);
+    const size_t np = unet_num_params(probe);
+    float *weights = xalloc_floats(np);
+    if (dist_is_root())
+        ckpt_load_weights(src->ckpt_path, unet_tensor(probe, 0), unet_num_tensors(probe), weights,
+                          src->ema_rate, NULL);
+    bcast_floats(weights, np);
+    unet_free(probe);
+    j->T = ddm_threads();
+    net_init(&j->nc, &j->uc, weights, j->T);
+    free(weights);
+    j->D = j->nc.D;
+    /* one thread per network call: OpenBLAS serial, nested OpenMP regions inactive */
+    j->blas_saved = layers_blas_serial_begin();
+#ifdef _OPENMP
+    omp_set_max_active_levels(1);
+#endif
+}
+
+static void print_header(const SampleJob *j)
+{
+    const Args *a = &j->a;
+    const UNetConfig *uc = &j->uc;
+    char wdesc[64];
+    if (j->src.ema_rate < 0) snprintf(wdesc, sizeof wdesc, "raw weights");
+    else snprintf(wdesc, sizeof wdesc, "EMA %.10g weights", j->src.ema_rate);
+    printf("ddm sample: %s (step %lld, %s), %s model, %d setting%s x %lld seed%s = %lld images "
+           "of %dx%dx%d; %d rank%s x %d thread%s, batch %d\n",
+           j->src.ckpt_path, (long long)j->src.ckpt_step, wdesc,
+           sched_process_name(j->sched.cfg.process), j->ns, j->ns > 1 ? "s" : "",
+           (long long)j->n_seeds, j->n_seeds > 1 ? "s" : "", (long long)j->total_rows, uc->in_ch,
+           uc->image_size, uc->image_size, j->P, j->P > 1 ? "s" : "", j->T, j->T > 1 ? "s" : "",
+           a->batch);
+    for (int i = 0; i < j->ns; i++) {
+        const Setting *st = &j->st[i];
+        char desc[512], cls[64] = "";
+        sampler_config_describe(&st->sc, &j->sched, desc, sizeof desc);
+        if (st->label_mode == LABELS_FIXED) snprintf(cls, sizeof cls, ", class %d", st->class_label);
+        if (st->label_mode == LABELS_PER_SEED)
+            snprintf(cls, sizeof cls, ", class = seed %% %d", uc->num_classes);
+        if (st->label_mode == LABELS_NULL) snprintf(cls, sizeof cls, ", no class (null label)");
+        printf("  %-20s %s, %lld NFE per image%s\n", st->name, desc, st->nfe, cls);
+    }
+    if (a->batch % NET_SLOTS)
+        printf("ddm sample: note: --batch %d is not a multiple of %d: some network calls run with "
+               "empty slots\n", a->batch, NET_SLOTS);
+    if (j->T > 1 && a->batch < NET_SLOTS * j->T)
+        printf("ddm sample: note: --batch %d makes %d network calls per step for %d threads; "
+               "--batch %d keeps every thread busy\n",
+               a->batch, (a->batch + NET_SLOTS - 1) / NET_SLOTS, j->T, NET_SLOTS * j->T);
+    if (j->total_todo == 0)
+        printf("ddm sample: nothing to do: all %lld images are in %s\n", (long long)j->total_rows,
+               a->out);
+    else if (j->total_todo < j->total_rows)
+        printf("ddm sample: resuming %s: %lld of %lld images already done; making the %lld "
+               "missing\n", a->out, (long long)(j->total_rows - j->total_todo),
+               (long long)j->total_rows, (long long)j->total_todo);
+    fflush(stdout);
+}
+
+/* Collective: create or reopen the samples file and its groups; the rows to do. */
+static void job_open(SampleJob *j)
+{
+    const int exists = h5par_exists(j->a.out);
+    if (!exists) {
+        g_created = j->a.out;
+        ddm_set_cleanup_hook(remove_created);
+    }
+    j->fapl = h5par_fapl();
+    j->dxpl = h5par_dxpl_collective();
+    SamplesSource ss = {j->src.ckpt_path, j->src.ckpt_step, j->src.config_text};
+    samples_open(&j->sf, j->a.out, exists, &ss, j->fapl, j->dxpl, dist_is_root());
+    const int C = j->uc.in_ch, S = j->uc.image_size;
+    j->total_rows = j->n_seeds * j->ns;
+    j->total_todo = 0;
+    for (int i = 0; i < j->ns; i++) {
+        Setting *st = &j->st[i];
+        st->ntodo = samples_group_open(&st->g, &j->sf, st->name, &st->set, j->seeds, j->n_seeds,
+                                       C, S, S, &st->todo);
+        j->total_todo += st->ntodo;
+    }
+    if (dist_is_root()) print_header(j);
+}
+
+/* One item's images: labels from the setting and the seeds, then the sampler. */
+typedef struct {
+    float *x;
+    uint8_t *img;
+    uint64_t *seeds;
+    int *lab;        /* what the network gets */
+    int32_t *slab;   /* what the file gets: -1 = none */
+    int64_t *rows;
+    int64_t nonfinite;
+} ItemBuf;
+
+static void make_item(SampleJob *j, ItemBuf *b, SamplerModel *model, const FarmItem *item)
+{
+    Setting *s = &j->st[item->group];
+    const int B = item->count, nc = j->uc.num_classes;
+    for (int k = 0; k < B; k++) {
+        int64_t row = s->todo[item->first + k], seed = j->seeds[row];
+        b->rows[k] = row;
+        b->seeds[k] = (uint64_t)seed;
+        switch (s->label_mode) {
+        case LABELS_NULL: b->lab[k] = nc; b->slab[k] = -1; break;
+        case LABELS_FIXED: b->lab[k] = b->slab[k] = s->class_label; break;
+        case LABELS_PER_SEED: b->lab[k] = b->slab[k] = (int)(seed % nc); break;
+        default: b->lab[k] = 0; b->slab[k] = -1; break;
+        }
+    }
+    j->nc.seeds = b->seeds;
+    j->nc.n = B;
+    farm_busy_begin(&j->farm);
+    sampler_run(&s->sc, &j->sched, model, b->x, b->seeds,
+                s->label_mode == LABELS_NONE ? NULL : b->lab, B);
+    const size_t n = (size_t)B * j->D;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(b->x[i])) b->nonfinite++;
+    sampler_to_uint8(b->img, b->x, n);
+    farm_busy_end(&j->farm);
+    pending_add(s, b->rows, b->img, b->slab, (size_t)B, j->D);
+    farm_done(&j->farm, B, (int64_t)s->nfe * B);
+}
+
+/* The rounds. Returns 1 when a signal stopped the job before the end. */
+static int job_run(SampleJob *j, int64_t *nonfinite)
+{
+    Args *a = &j->a;
+    int64_t *todo_count = xcalloc((size_t)j->ns, sizeof *todo_count);
+    int64_t *nfe_img = xcalloc((size_t)j->ns, sizeof *nfe_img);
+    for (int i = 0; i < j->ns; i++) {
+        todo_count[i] = j->st[i].ntodo;
+        nfe_img[i] = j->st[i].nfe;
+    }
+    farm_plan(&j->farm, j->ns, todo_count, nfe_img, a->batch, a->items_per_rank, j->P);
+    free(todo_count);
+    free(nfe_img);
+    if (dist_is_root() && j->farm.n_rounds > 0) {
+        printf("ddm sample: %lld work items in %lld rounds\n", (long long)j->farm.n_items,
+               (long long)j->farm.n_rounds);
+        fflush(stdout);
+    }
+    NetCtx *nc = &j->nc;
+    nc->farm = &j->farm;
+    nc->report = dist_is_root();
+    nc->every = a->progress_every;
+    nc->done_before = j->total_rows - j->total_todo;
+    nc->total = j->total_rows;
+    SamplerModel model;
+    sampler_model_init(&model, net_denoise, nc, j->D, j->uc.num_classes);
+    ItemBuf b;
+    memset(&b, 0, sizeof b);
+    const size_t bn = (size_t)a->batch;
+    b.x = xalloc_floats(bn * j->D);
+    b.img = xmalloc(bn * j->D);
+    b.seeds = xmalloc(sizeof *b.seeds * bn);
+    b.lab = xmalloc(sizeof *b.lab * bn);
+    b.slab = xmalloc(sizeof *b.slab * bn);
+    b.rows = xmalloc(sizeof *b.rows * bn);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    int stopped = 0;
+    farm_start(&j->farm);
+    progress_start(&nc->prog, (long)nc->done_before);
+    nc->last = ddm_now();
+    for (int64_t r = 0; r < j->farm.n_rounds; r++) {
+        int64_t it;
+        while (farm_next(&j->farm, r, &it)) {
+            make_item(j, &b, &model, &j->farm.items[it]);
+            farm_poll(&j->farm);
+        }
+        /* the round's collective writes: every setting the round touched, in order */
+        for (int g = 0; g < j->ns; g++) {
+            Setting *s = &j->st[g];
+            if (!farm_round_has_group(&j->farm, r, g)) continue;
+            samples_write_rows(&s->g, s->p_rows, s->p_n, s->p_img, s->p_lab);
+            s->p_n = 0;
+        }
+        g_created = NULL; /* the file holds finished images now: never delete it */
+        print_progress(nc, r + 1 == j->farm.n_rounds);
+        if (dist_any(g_stop_signal != 0)) {
+            stopped = r + 1 < j->farm.n_rounds;
+            break;
+        }
+    }
+    farm_finish(&j->farm);
+    g_created = NULL;
+    ddm_set_cleanup_hook(NULL);
+    *nonfinite = b.nonfinite;
+    free(b.x); free(b.img); free(b.seeds); free(b.lab); free(b.slab); free(b.rows);
+    sampler_model_free(&model);
+    return stopped;
+}
+
+/* Collective: the summary line (rank 0), with the busy fraction of every rank. */
+static void job_summary(SampleJob *j, int stopped, int64_t nonfinite, double *made)
+{
+    Farm *f = &j->farm;
+    double fr_min = 0, fr_mean = 0;
+    double *frac = dist_is_root() ? xcalloc((size_t)j->P, sizeof(double)) : NULL;
+    farm_busy_fractions(f, frac, &fr_min, &fr_mean);
+    double sums[3] = {(double)f->my_images, (double)f->my_nfe, (double)nonfinite};
+    dist_allreduce_sum_d(sums, 3);
+    *made = sums[0];
+    if (j->a.verbose)
+        printf("rank %d: %lld items, %lld images, busy %.2fs of %.2fs (%.3f), waited %.3fs for "
+               "items\n", dist_rank(), (long long)f->my_items, (long long)f->my_images, f->busy,
+               f->wall, f->wall > 0 ? f->busy / f->wall : 0, f->wait);
+    if (dist_is_root()) {
+        if (sums[2] > 0)
+            ddm_warn("%.0f pixel values were NaN or infinite (written as 0): the model or the "
+                     "sampler settings diverge", sums[2]);
+        if (f->n_rounds > 0) {
+            char d[32], per[1024] = "";
+            format_duration(f->wall, d, sizeof d);
+            size_t off = 0;
+            for (int i = 0; i < j->P && i < 64 && off < sizeof per; i++)
+                off += (size_t)snprintf(per + off, sizeof per - off, "%s%.3f", i ? " " : "",
+                                        frac[i]);
+            printf("ddm sample: %s %.0f images in %s: %.2f img/s, %.1f NFE/s, busy fraction min "
+                   "%.3f mean %.3f (per rank: %s%s)\n", stopped ? "stopped after" : "done:",
+                   sums[0], d, f->wall > 0 ? sums[0] / f->wall : 0,
+                   f->wall > 0 ? sums[1] / f->wall : 0, fr_min, fr_mean, per,
+                   j->P > 64 ? " ..." : "");
+        }
+        fflush(stdout);
+    }
+    free(frac);
+}
+
 int job_sample(int argc, char **argv)
 {
     dist_init(&argc, &argv);
     cli_quiet = !dist_is_root();
+    SampleJob j;
+    memset(&j, 0, sizeof j);
     Args a;
     memset(&a, 0, sizeof a);
     a.batch = 64;
@@ -859,11 +1202,11 @@ int job_sample(int argc, char **argv)
         {"guidance", CLI_STR, &a.guidance, "W", "classifier-free guidance weight w (default 0 = off; needs a class)", 0},
         {"class", CLI_STR, &a.cls, "K", "class of every image, 0..num_classes-1 (default: none, the null label)", 0},
         {"class-per-seed", CLI_FLAG, &a.class_per_seed, NULL, "class of each image = its seed % num_classes", 0},
-        {"batch", CLI_INT, &a.batch, "N", "images per network call and per work item (default 64)", 0},
+        {"batch", CLI_INT, &a.batch, "N", "images of one setting per work item; multiples of 8 fill the network's 8-image calls (default 64)", 0},
         {"weights", CLI_STR, &a.weights, "ema|raw", "EMA weights (default) or the raw trained ones", 0},
         {"ema-rate", CLI_STR, &a.ema_rate, "R", "which EMA copy (default: the first rate of train.ema, else the largest)", 0},
         {"sweep", CLI_STR, &a.sweep, "FILE.ini", "several settings, one INI section each (see above)", 0},
-        {"grid", CLI_STR, &a.grid, "FILE.png", "PNG grid of the first 64 images (default OUT without .h5 + -GROUP.png)", 0},
+        {"grid", CLI_STR, &a.grid, "FILE.png", "PNG grid of the first 64 images (several settings: FILE-GROUP.png; default OUT without .h5 + -GROUP.png)", 0},
         {"threads", CLI_INT, &a.threads, "T", "threads per rank (default 0 = what the rank may use)", 0},
         {"items-per-rank", CLI_INT, &a.items_per_rank, "N", "work items per rank in a round, the unit of writing and resuming (default 4)", 0},
         {"progress-every", CLI_DOUBLE, &a.progress_every, "S", "at most one progress line per S seconds (default 5; 0 = one after every round)", 0},
@@ -874,302 +1217,49 @@ int job_sample(int argc, char **argv)
         dist_finalize();
         return 0;
     }
-    const int P = dist_size();
+    j.a = a;
+    j.P = dist_size();
     ddm_set_threads(a.threads);
-    char err[1024];
 
-    /* ---- rank 0 checks everything and loads the weights; the others wait */
-    Source src;
-    memset(&src, 0, sizeof src);
-    float *weights = NULL;
-    int64_t n_seeds = 0;
-    int64_t *seeds = NULL;
-    if (dist_is_root()) {
-        if (a.batch < 1) ddm_die("--batch %d: must be >= 1", a.batch);
-        if (a.items_per_rank < 1) ddm_die("--items-per-rank %d: must be >= 1", a.items_per_rank);
-        if (!(a.progress_every >= 0)) ddm_die("--progress-every: must be >= 0");
-        if (seeds_parse(a.seeds, &seeds, &n_seeds, err, sizeof err)) ddm_die("%s", err);
-        if (a.sweep) src.sweep_text = read_text(a.sweep);
-        if (a.grid && strlen(a.grid) > 4 && strcmp(a.grid + strlen(a.grid) - 4, ".png"))
-            ddm_die("--grid %s: want a .png file name", a.grid);
-        check_out_folder(a.out);
-        char *resolved = ckpt_resolve(a.ckpt);
-        char *abs = realpath(resolved, NULL);
-        src.ckpt_path = abs ? abs : xstrdup(resolved);
-        free(resolved);
-        CkptMeta meta;
-        memset(&meta, 0, sizeof meta);
-        ckpt_read_meta(src.ckpt_path, &meta);
-        if (!meta.config_text || !meta.config_text[0])
-            ddm_die("%s: the checkpoint holds no config text", src.ckpt_path);
-        src.config_text = xstrdup(meta.config_text);
-        src.ckpt_step = meta.step;
-        ckpt_meta_free(&meta);
-    }
-    bcast_str(&src.sweep_text);
-    bcast_str(&src.config_text);
-    bcast_str(&src.ckpt_path);
-    dist_bcast(&src.ckpt_step, sizeof src.ckpt_step, 0);
-
-    DdmConfig cfg;
-    config_defaults(&cfg);
-    if (config_parse_text(&cfg, src.config_text, src.ckpt_path, err, sizeof err))
-        ddm_die("%s", err);
-    if (cfg.train.task != TASK_DIFFUSION)
-        ddm_die("%s: is a checkpoint of the evaluation classifier (train.task = classifier), "
-                "not of a diffusion model", src.ckpt_path);
-    if (dist_is_root()) choose_weights(&a, src.ckpt_path, &cfg, &src);
-    dist_bcast(&src.ema_rate, sizeof src.ema_rate, 0);
-    UNetConfig uc;
-    config_to_unet(&cfg, &uc);
-    const char *uerr = unet_config_check(&uc);
-    if (uerr) ddm_die("%s: model config: %s", src.ckpt_path, uerr);
-    SchedConfig scfg;
-    config_to_sched(&cfg, &scfg);
-    Schedule sched;
-    sched_init(&sched, &scfg);
-    char weights_word[64];
-    if (src.ema_rate < 0) snprintf(weights_word, sizeof weights_word, "raw");
-    else {
-        char r[32];
-        ckpt_ema_name(r, sizeof r, src.ema_rate);
-        snprintf(weights_word, sizeof weights_word, "ema:%s", r);
-    }
-    ModelFacts mf = {&sched, uc.num_classes, weights_word};
-    Setting *st = NULL;
-    int ns = 0;
-    /* rank 0 first: an error is printed once */
-    if (dist_is_root() && settings_build(&a, src.sweep_text, &mf, &st, &ns, err, sizeof err))
-        ddm_die("%s", err);
-    dist_barrier();
-    if (!dist_is_root()) {
-        if (settings_build(&a, src.sweep_text, &mf, &st, &ns, err, sizeof err)) ddm_die("%s", err);
-        if (seeds_parse(a.seeds, &seeds, &n_seeds, err, sizeof err)) ddm_die("%s", err);
-    }
-    /* the weights: rank 0 reads them, every rank gets them */
-    NetCtx nc;
-    memset(&nc, 0, sizeof nc);
-    {
-        UNet *probe = unet_init(&uc, 1, 0);
-        const size_t np = unet_num_params(probe);
-        weights = xalloc_floats(np);
-        if (dist_is_root())
-            ckpt_load_weights(src.ckpt_path, unet_tensor(probe, 0), unet_num_tensors(probe),
-                              weights, src.ema_rate, NULL);
-        bcast_floats(weights, np);
-        unet_free(probe);
-    }
-    const int T = ddm_threads();
-    net_init(&nc, &uc, weights, T);
-    free(weights);
-    /* one thread per network call: OpenBLAS serial, nested OpenMP regions inactive */
-    const int blas_saved = layers_blas_serial_begin();
-#ifdef _OPENMP
-    omp_set_max_active_levels(1);
-#endif
-
-    const int C = uc.in_ch, H = uc.image_size, W = uc.image_size;
-    const size_t D = (size_t)C * H * W;
-
-    /* ---- the samples file (collective) */
-    const int exists = h5par_exists(a.out);
-    if (!exists) {
-        g_created = a.out;
-        ddm_set_cleanup_hook(remove_created);
-    }
-    hid_t fapl = h5par_fapl(), dxpl = h5par_dxpl_collective();
-    SamplesFile sf;
-    SamplesSource ss = {src.ckpt_path, src.ckpt_step, src.config_text};
-    samples_open(&sf, a.out, exists, &ss, fapl, dxpl, dist_is_root());
-    int64_t total_todo = 0, total_rows = n_seeds * ns;
-    int64_t *todo_count = xcalloc((size_t)ns, sizeof *todo_count);
-    int64_t *nfe_img = xcalloc((size_t)ns, sizeof *nfe_img);
-    for (int i = 0; i < ns; i++) {
-        st[i].ntodo = samples_group_open(&st[i].g, &sf, st[i].name, &st[i].set, seeds, n_seeds,
-                                         C, H, W, &st[i].todo);
-        todo_count[i] = st[i].ntodo;
-        nfe_img[i] = st[i].nfe;
-        total_todo += st[i].ntodo;
-    }
-    if (dist_is_root()) {
-        char wdesc[64];
-        if (src.ema_rate < 0) snprintf(wdesc, sizeof wdesc, "raw weights");
-        else snprintf(wdesc, sizeof wdesc, "EMA %.10g weights", src.ema_rate);
-        printf("ddm sample: %s (step %lld, %s), %s model, %d setting%s x %lld seed%s = %lld "
-               "images of %dx%dx%d; %d rank%s x %d thread%s, batch %d\n",
-               src.ckpt_path, (long long)src.ckpt_step, wdesc, sched_process_name(scfg.process),
-               ns, ns > 1 ? "s" : "", (long long)n_seeds, n_seeds > 1 ? "s" : "",
-               (long long)total_rows, C, H, W, P, P > 1 ? "s" : "", ddm_threads(),
-               ddm_threads() > 1 ? "s" : "", a.batch);
-        for (int i = 0; i < ns; i++) {
-            char desc[512];
-            sampler_config_describe(&st[i].sc, &sched, desc, sizeof desc);
-            printf("  %-20s %s, %lld NFE per image%s%s\n", st[i].name, desc, st[i].nfe,
-                   st[i].label_mode == LABELS_PER_SEED ? ", class = seed % num_classes" : "",
-                   st[i].label_mode == LABELS_NULL ? ", no class (null label)" : "");
-        }
-        if (exists && total_todo < total_rows)
-            printf("ddm sample: resuming %s: %lld of %lld images already done; making the %lld "
-                   "missing\n",
-                   a.out, (long long)(total_rows - total_todo), (long long)total_rows,
-                   (long long)total_todo);
-        if (total_todo == 0) printf("ddm sample: nothing to do: all %lld images are in %s\n",
-                                    (long long)total_rows, a.out);
-        fflush(stdout);
-    }
-
-    /* ---- the farm */
-    Farm farm;
-    farm_plan(&farm, ns, todo_count, nfe_img, a.batch, a.items_per_rank, P);
-    if (dist_is_root() && farm.n_rounds > 0) {
-        printf("ddm sample: %lld work items in %lld rounds\n", (long long)farm.n_items,
-               (long long)farm.n_rounds);
-        fflush(stdout);
-    }
-    nc.farm = &farm;
-    nc.report = dist_is_root();
-    nc.every = a.progress_every;
-    nc.done_before = total_rows - total_todo;
-    nc.total = total_rows;
-    SamplerModel model;
-    sampler_model_init(&model, net_denoise, &nc, D, uc.num_classes);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-
-    float *x = xalloc_floats((size_t)a.batch * D);
-    uint8_t *img = xmalloc((size_t)a.batch * D);
-    uint64_t *bseeds = xmalloc(sizeof *bseeds * (size_t)a.batch);
-    int *blab = xmalloc(sizeof *blab * (size_t)a.batch);
-    int32_t *slab = xmalloc(sizeof *slab * (size_t)a.batch);
-    int64_t *brows = xmalloc(sizeof *brows * (size_t)a.batch);
+    job_setup(&j);
+    job_open(&j);
     int64_t nonfinite = 0;
-    int stopped = 0;
-
-    farm_start(&farm);
-    progress_start(&nc.prog, (long)nc.done_before);
-    nc.last = ddm_now();
-    for (int64_t r = 0; r < farm.n_rounds; r++) {
-        int64_t it;
-        while (farm_next(&farm, r, &it)) {
-            const FarmItem *item = &farm.items[it];
-            Setting *s = &st[item->group];
-            const int B = item->count;
-            for (int b = 0; b < B; b++) {
-                int64_t row = s->todo[item->first + b];
-                int64_t seed = seeds[row];
-                brows[b] = row;
-                bseeds[b] = (uint64_t)seed;
-                switch (s->label_mode) {
-                case LABELS_NULL: blab[b] = uc.num_classes; slab[b] = -1; break;
-                case LABELS_FIXED: blab[b] = s->class_label; slab[b] = s->class_label; break;
-                case LABELS_PER_SEED:
-                    blab[b] = (int)(seed % uc.num_classes);
-                    slab[b] = blab[b];
-                    break;
-                default: blab[b] = 0; slab[b] = -1; break;
-                }
-            }
-            nc.seeds = bseeds;
-            nc.n = B;
-            farm_busy_begin(&farm);
-            sampler_run(&s->sc, &sched, &model, x, bseeds,
-                        s->label_mode == LABELS_NONE ? NULL : blab, B);
-            for (size_t i = 0; i < (size_t)B * D; i++)
-                if (!isfinite(x[i])) nonfinite++;
-            sampler_to_uint8(img, x, (size_t)B * D);
-            farm_busy_end(&farm);
-            pending_add(s, brows, img, slab, (size_t)B, D);
-            farm_done(&farm, B, (int64_t)s->nfe * B);
-            farm_poll(&farm);
-        }
-        /* the round's collective writes: every setting the round touched, in order */
-        for (int g = 0; g < ns; g++) {
-            if (!farm_round_has_group(&farm, r, g)) continue;
-            samples_write_rows(&st[g].g, st[g].p_rows, st[g].p_n, st[g].p_img, st[g].p_lab);
-            st[g].p_n = 0;
-        }
-        g_created = NULL; /* the file now holds finished images: never delete it */
-        print_progress(&nc, r + 1 == farm.n_rounds);
-        if (dist_any(g_stop_signal != 0)) {
-            stopped = r + 1 < farm.n_rounds;
-            break;
-        }
-    }
-    farm_finish(&farm);
-    g_created = NULL;
-    ddm_set_cleanup_hook(NULL);
-
-    /* ---- summary */
-    double fr_min = 0, fr_mean = 0;
-    double *frac = dist_is_root() ? xcalloc((size_t)P, sizeof(double)) : NULL;
-    farm_busy_fractions(&farm, frac, &fr_min, &fr_mean);
-    double sums[3] = {(double)farm.my_images, (double)farm.my_nfe, (double)nonfinite};
-    dist_allreduce_sum_d(sums, 3);
-    if (a.verbose)
-        printf("rank %d: %lld items, %lld images, busy %.2fs of %.2fs (%.3f), waited %.3fs for "
-               "items\n",
-               dist_rank(), (long long)farm.my_items, (long long)farm.my_images, farm.busy,
-               farm.wall, farm.wall > 0 ? farm.busy / farm.wall : 0, farm.wait);
-    if (dist_is_root()) {
-        if (sums[2] > 0)
-            ddm_warn("%.0f pixel values were NaN or infinite (written as 0): the model or the "
-                     "sampler settings diverge", sums[2]);
-        if (farm.n_rounds > 0) {
-            char d[32], per[1024] = "";
-            format_duration(farm.wall, d, sizeof d);
-            size_t off = 0;
-            for (int i = 0; i < P && i < 64 && off < sizeof per; i++)
-                off += (size_t)snprintf(per + off, sizeof per - off, "%s%.3f", i ? " " : "",
-                                        frac[i]);
-            printf("ddm sample: %s %.0f images in %s: %.2f img/s, %.1f NFE/s, busy fraction "
-                   "min %.3f mean %.3f (per rank: %s)\n",
-                   stopped ? "stopped after" : "done:", sums[0], d,
-                   farm.wall > 0 ? sums[0] / farm.wall : 0, farm.wall > 0 ? sums[1] / farm.wall : 0,
-                   fr_min, fr_mean, per);
-        }
-        fflush(stdout);
-    }
-    free(frac);
-
-    for (int i = 0; i < ns; i++) samples_group_close(&st[i].g);
-    samples_close(&sf);
-    h5par_close(dxpl);
-    h5par_close(fapl);
+    double made = 0;
+    const int stopped = job_run(&j, &nonfinite);
+    job_summary(&j, stopped, nonfinite, &made);
+    for (int i = 0; i < j.ns; i++) samples_group_close(&j.st[i].g);
+    samples_close(&j.sf);
+    h5par_close(j.dxpl);
+    h5par_close(j.fapl);
 
     int exit_code = 0;
     if (stopped) {
         if (dist_is_root()) {
             printf("ddm sample: signal received: the round was written (%lld of %lld images in "
                    "%s); exiting with status %d so the job is requeued\n",
-                   (long long)(nc.done_before + (int64_t)sums[0]), (long long)total_rows, a.out,
-                   SAMPLE_EXIT_REQUEUE);
+                   (long long)(j.total_rows - j.total_todo + (int64_t)made),
+                   (long long)j.total_rows, a.out, SAMPLE_EXIT_REQUEUE);
             fflush(stdout);
         }
         exit_code = SAMPLE_EXIT_REQUEUE;
     } else if (dist_is_root()) {
-        write_grids(a.out, a.grid, st, ns, uc.num_classes);
+        write_grids(a.out, a.grid, j.st, j.ns, j.n_seeds, j.uc.in_ch, j.uc.image_size,
+                    j.uc.image_size, j.uc.num_classes);
         fflush(stdout);
     }
     dist_barrier();
 
-    free(x); free(img); free(bseeds); free(blab); free(slab); free(brows);
-    free(todo_count); free(nfe_img);
-    for (int i = 0; i < ns; i++) {
-        free(st[i].todo); free(st[i].p_rows); free(st[i].p_img); free(st[i].p_lab);
+    for (int i = 0; i < j.ns; i++) {
+        Setting *s = &j.st[i];
+        free(s->todo); free(s->p_rows); free(s->p_img); free(s->p_lab);
     }
-    free(st);
-    farm_free(&farm);
-    sampler_model_free(&model);
-    net_free(&nc);
-    layers_blas_serial_end(blas_saved);
-    sched_free(&sched);
-    free(seeds);
-    free(src.ckpt_path); free(src.config_text); free(src.sweep_text);
+    free(j.st);
+    farm_free(&j.farm);
+    net_free(&j.nc);
+    layers_blas_serial_end(j.blas_saved);
+    sched_free(&j.sched);
+    free(j.seeds);
+    free(j.src.ckpt_path); free(j.src.config_text); free(j.src.sweep_text);
     dist_finalize();
     return exit_code;
 }

@@ -20,11 +20,12 @@
  * Which rank makes an item never changes what the item's images are: the caller makes an
  * image from (checkpoint, setting, seed) only.
  *
- * Progress of one-sided operations. Without hardware atomics (osc pt2pt, or ucx over
- * shared memory without atomics) an operation on rank 0's window only completes when
- * rank 0 enters the MPI library. Rank 0 therefore calls farm_poll between network
- * evaluations (the job's DenoiseFn does), which bounds another rank's wait for an item by
- * one network call of rank 0.
+ * Progress of one-sided operations. The epoch is lock_all with MPI_MODE_NOCHECK: without
+ * it Open MPI's osc components send lock requests that rank 0 must answer (measured: a
+ * fetch waited 2 s for a rank 0 busy computing). With it, osc rdma/ucx with atomics do
+ * the fetch without rank 0; osc pt2pt still needs rank 0 to enter the MPI library, so
+ * rank 0 calls farm_poll between network evaluations (the job's DenoiseFn does), which
+ * bounds another rank's wait for an item by one network call of rank 0.
  *
  * The window also holds two counters every rank adds to as it finishes items: images
  * made and network evaluations (per image, summed), which rank 0 reads for its progress

@@ -93,13 +93,14 @@ with h5py.File(f"{d}/shape.h5", "w") as f:
     f["inception/Conv2d_1a_3x3.conv.weight"] = np.zeros((32, 1, 3, 3), np.float32)
 open(f"{d}/junk.h5", "wb").write(b"not hdf5 at all\n" * 8)
 EOF
-check_fails "missing weights file" "nope.h5: no such file" "$BIN" --load "$TMP/nope.h5"
+check_fails "missing weights file" "nope.h5: [Nn]o such file" "$BIN" --load "$TMP/nope.h5"
 check_fails "not an HDF5 file" "junk.h5: not an HDF5 file" "$BIN" --load "$TMP/junk.h5"
 check_fails "a checkpoint instead of weights" "expected a 'inception_weights' file" \
     "$BIN" --load "$TMP/ckpt.h5"
 check_fails "a tensor missing" "has no dataset '/inception/Conv2d_1a_3x3.conv.weight'" \
     "$BIN" --load "$TMP/empty.h5"
-check_fails "a tensor of the wrong shape" "Conv2d_1a_3x3.conv.weight' has shape \[32,1,3,3\], expected \[32,3,3,3\]" \
+check_fails "a tensor of the wrong shape" \
+    "Conv2d_1a_3x3.conv.weight' has shape \[32,1,3,3\], expected \[32,3,3,3\]" \
     "$BIN" --load "$TMP/shape.h5"
 "$PYTHON" -c "
 import h5py, sys

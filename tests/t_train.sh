@@ -36,6 +36,7 @@ else fail "loss does not fall enough: first $first last $last"; fi
 check "metrics.jsonl has 40 lines with images_per_s and loss quartiles" \
     bash -c "[ \$(grep -c images_per_s '$TMP/r1/metrics.jsonl') -eq 40 ] && grep -q loss_q4 '$TMP/r1/metrics.jsonl'"
 check "config.ini written and re-readable" grep -q "max_steps = 40" "$TMP/r1/config.ini"
+check "preview grid from the EMA weights at step 20 and 40 (--set train.preview_every=20)" bash -c "$DDM train --data '$D' --config '$TMP/tiny.ini' --out '$TMP/rp' --set train.max_steps=40 --set train.preview_every=20 >/dev/null && [ \"\$(head -c 4 '$TMP/rp/preview-00000040.png' | tail -c 3)\" = PNG ] && test -f '$TMP/rp/preview-00000020.png'"
 check "checkpoints at 20 and 40" test -f "$TMP/r1/ckpt-00000020.h5" -a -f "$TMP/r1/ckpt-00000040.h5"
 
 # 2. invariance: 2 ranks at the same global batch take the same steps
