@@ -79,6 +79,45 @@ static void open_input(Input *in, const char *path)
     if (in->ng == 0) ddm_die("%s: holds no samples group", path);
 }
 
+/* The order groups were created in (the order of a sweep's sections): by the address of
+ * their object headers, which the HDF5 allocator hands out in creation order. Creating
+ * them in that order makes the merged file's bytes those of a single job's file. */
+typedef struct {
+    char *name;
+    haddr_t addr;
+} GroupAddr;
+
+static int groupaddr_cmp(const void *a, const void *b)
+{
+    const GroupAddr *x = a, *y = b;
+    if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static void creation_order(Input *in)
+{
+    GroupAddr *ga = xmalloc(sizeof *ga * (size_t)in->ng);
+    for (int g = 0; g < in->ng; g++) {
+        ga[g].name = in->groups[g];
+        ga[g].addr = 0;
+#if H5_VERSION_GE(1, 12, 0)
+        H5O_info2_t oi;
+        if (H5Oget_info_by_name3(in->f, ga[g].name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
+            haddr_t a = 0; /* the native VOL's token is the address */
+            memcpy(&a, &oi.token, sizeof a < sizeof oi.token ? sizeof a : sizeof oi.token);
+            ga[g].addr = a;
+        }
+#else
+        H5O_info_t oi;
+        if (H5Oget_info_by_name2(in->f, ga[g].name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0)
+            ga[g].addr = oi.addr;
+#endif
+    }
+    qsort(ga, (size_t)in->ng, sizeof *ga, groupaddr_cmp);
+    for (int g = 0; g < in->ng; g++) in->groups[g] = ga[g].name;
+    free(ga);
+}
+
 static void close_input(Input *in)
 {
     h5_close(in->f);
@@ -266,6 +305,7 @@ int job_merge(int argc, char **argv)
         Input *in = xcalloc((size_t)npos, sizeof *in);
         for (int i = 0; i < npos; i++) open_input(&in[i], pos[i]);
         check_sources(in, npos);
+        creation_order(&in[0]);
 
         g_tmp = h5_tmp_name(out);
         ddm_set_cleanup_hook(remove_tmp);

@@ -79,14 +79,14 @@ static const char DESCRIPTION[] =
     "--sweep FILE.ini: one INI section per setting, the section name is the group name:\n"
     "  [ddim-10]\n  sampler = ddim\n  steps = 10\n  eta = 0\n"
     "keys: sampler, steps, eta, skip, sigma2, eps, steps_per_level, snr, corrector_steps,\n"
-    "predictor, rho, denoise, clip, guidance, class (K, per_seed or none); sampler options\n"
-    "given on the command line are every section's defaults. Writes a PNG grid of the\n"
-    "first images of each setting (OUT without .h5 + -GROUP.png, or --grid).";
+    "predictor, rho, sigma_max, denoise, clip, guidance, class (K, per_seed or none); sampler\n"
+    "options given on the command line are every section's defaults. Writes a PNG grid of\n"
+    "the first images of each setting (OUT without .h5 + -GROUP.png, or --grid).";
 
 typedef struct {
     char *ckpt, *out, *seeds, *sweep, *grid, *weights, *ema_rate, *cls;
     char *sampler, *steps, *eta, *skip, *sigma2, *eps, *spl, *snr, *corr, *predictor, *rho,
-        *denoise, *clip, *guidance;
+        *denoise, *clip, *guidance, *sigma_max;
     int class_per_seed, batch, threads, items_per_rank, verbose;
     double progress_every;
 } Args;
@@ -472,6 +472,7 @@ static int cli_kvs(const Args *a, Kv **kv)
         {"corrector_steps", "--corrector-steps", a->corr},
         {"predictor", "--predictor", a->predictor},
         {"rho", "--rho", a->rho},
+        {"sigma_max", "--sigma-max", a->sigma_max},
         {"denoise", "--denoise", a->denoise},
         {"clip", "--clip", a->clip},
         {"guidance", "--guidance", a->guidance},
@@ -767,7 +768,10 @@ static void net_denoise(void *ctx, float *out, const float *x, const float *tcon
     }
     const int nt = c->n_nets < ncalls ? c->n_nets : ncalls;
     if (nt <= 1) {
-        for (int k = 0; k < ncalls; k++) net_call(c, 0, k, out, x, tcond, labels);
+        for (int k = 0; k < ncalls; k++) {
+            net_call(c, 0, k, out, x, tcond, labels);
+            farm_poll(c->farm);
+        }
     } else {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
         for (int k = 0; k < ncalls; k++) {
@@ -1197,6 +1201,7 @@ int job_sample(int argc, char **argv)
         {"corrector-steps", CLI_STR, &a.corr, "M", "pc corrector steps per level (default 1)", 0},
         {"predictor", CLI_STR, &a.predictor, "NAME", "pc predictor: reverse_diffusion, euler_maruyama or none (default reverse_diffusion)", 0},
         {"rho", CLI_STR, &a.rho, "R", "ode, dpmpp2m: Karras sigma spacing exponent (default 7)", 0},
+        {"sigma-max", CLI_STR, &a.sigma_max, "S", "ode, dpmpp2m: start at min(S, the schedule's sigma_max) (default 80; 0 = the schedule's)", 0},
         {"denoise", CLI_STR, &a.denoise, "0|1", "langevin, pc: finish with a noise-free step (default 1)", 0},
         {"clip", CLI_STR, &a.clip, "0|1", "ddpm, ddim: clip the predicted x0 to [-1,1] (default 0)", 0},
         {"guidance", CLI_STR, &a.guidance, "W", "classifier-free guidance weight w (default 0 = off; needs a class)", 0},

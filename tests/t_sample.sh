@@ -67,6 +67,7 @@ check "1 rank, batch 3" S --out b3.h5 --seeds 0-47 --steps 10 --class-per-seed -
 check "1 rank, 2 threads, batch 24" env OMP_WAIT_POLICY=passive $DDM sample --ckpt vp --out t2.h5 --seeds 0-47 --steps 10 --class-per-seed --batch 24 --threads 2
 check "1 rank batch 64 == 2 ranks batch 8 (images, seeds, labels, done, attributes)" same ref.h5 r2.h5
 check "1 rank batch 64 == 1 rank batch 3" same ref.h5 b3.h5
+check "1 rank batch 64 and 2 ranks batch 8: the files are byte-identical" cmp ref.h5 r2.h5
 check "1 thread == 2 threads" same ref.h5 t2.h5
 check "labels are seed % 10" "$PYTHON" -c "import h5py,numpy as np; g=h5py.File('ref.h5','r')['ddim-10-eta0']; assert (g['labels'][()]==g['seeds'][()]%10).all() and list(g['seeds'][()])==list(range(48))"
 check "the grid PNG ref-ddim-10-eta0.png is there" test -s ref-ddim-10-eta0.png
@@ -180,6 +181,13 @@ check "job array element 1: seeds 0-23" S --out part1.h5 --seeds 0-23 --steps 10
 check "job array element 2: seeds 24-47 (2 ranks)" S2 --out part2.h5 --seeds 24-47 --steps 10 --class-per-seed --batch 8
 check "merge" $DDM merge --out merged.h5 part2.h5 part1.h5
 check "merged == one run over seeds 0-47" same ref.h5 merged.h5
+check "merged == one run, byte for byte" cmp ref.h5 merged.h5
+printf '[z-ddim]\nsampler = ddim\nsteps = 4\n[a-ode]\nsampler = ode\nsteps = 3\n' > za.ini
+S --out za-all.h5 --seeds 0-15 --sweep za.ini >/dev/null 2>&1
+S --out za-1.h5 --seeds 0-5 --sweep za.ini >/dev/null 2>&1
+S2 --out za-2.h5 --seeds 6-15 --sweep za.ini >/dev/null 2>&1
+check "merge of a sweep (groups z-ddim, a-ode) == one run, byte for byte" \
+    bash -c "$DDM merge --out za-m.h5 za-1.h5 za-2.h5 >/dev/null && cmp za-all.h5 za-m.h5"
 check_fails "merge of overlapping seeds" "seed 0 is in both" $DDM merge --out m2.h5 part1.h5 ref.h5
 S --out other.h5 --seeds 48-55 --steps 10 --class-per-seed --weights raw >/dev/null 2>&1
 check_fails "merge of different settings" "settings" $DDM merge --out m2.h5 part1.h5 other.h5
