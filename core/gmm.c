@@ -140,38 +140,34 @@ void gmm_model_init(GmmModel *gm, const Gmm *g, const Schedule *s, size_t D, int
 void gmm_denoise(void *ctx, float *out, const float *x, const float *tcond, const int *labels,
                  int B)
 {
+    /* Serial: a test model, cheap per point; threads would mostly add barrier costs. */
     GmmModel *gm = ctx;
     const Gmm *g = gm->gmm;
     const Schedule *s = gm->sched;
     size_t D = gm->D, P = D / (size_t)g->dim;
-#pragma omp parallel
-    {
-        /* per thread: the noise level of the previous sample, reused when unchanged */
-        double last_t = NAN, a = 1, sg = 1;
-        int last_only = -2;
-        Level L;
-        #pragma omp for schedule(static)
-        for (int b = 0; b < B; b++) {
-            double t = tcond[b];
-            int only = -1;
-            if (labels && gm->num_classes > 0 && labels[b] < gm->num_classes) only = labels[b];
-            if (!(t == last_t) || only != last_only) {
-                if (t == floor(t) && t >= 0 && t <= s->n - 1) sched_marginal_k(s, (int)t, &a, &sg);
-                else sched_marginal(s, sched_sigma(s, t), &a, &sg);
-                level_init(&L, g, a, sg, only);
-                last_t = t;
-                last_only = only;
-            }
-            const float *xb = x + (size_t)b * D;
-            float *ob = out + (size_t)b * D;
-            for (size_t p = 0; p < P; p++) {
-                double xp[GMM_MAX_DIM], e[GMM_MAX_DIM];
-                float ef[GMM_MAX_DIM];
-                for (int d = 0; d < g->dim; d++) xp[d] = xb[p * g->dim + d];
-                posterior(g, &L, a, sg, xp, e, NULL, NULL);
-                for (int d = 0; d < g->dim; d++) ef[d] = (float)e[d];
-                diffusion_to_output(s, ob + p * g->dim, ef, xb + p * g->dim, a, sg, (size_t)g->dim);
-            }
+    double last_t = NAN, a = 1, sg = 1; /* the previous sample's level, reused if unchanged */
+    int last_only = -2;
+    Level L;
+    for (int b = 0; b < B; b++) {
+        double t = tcond[b];
+        int only = -1;
+        if (labels && gm->num_classes > 0 && labels[b] < gm->num_classes) only = labels[b];
+        if (!(t == last_t) || only != last_only) {
+            if (t == floor(t) && t >= 0 && t <= s->n - 1) sched_marginal_k(s, (int)t, &a, &sg);
+            else sched_marginal(s, sched_sigma(s, t), &a, &sg);
+            level_init(&L, g, a, sg, only);
+            last_t = t;
+            last_only = only;
+        }
+        const float *xb = x + (size_t)b * D;
+        float *ob = out + (size_t)b * D;
+        for (size_t p = 0; p < P; p++) {
+            double xp[GMM_MAX_DIM], e[GMM_MAX_DIM];
+            float ef[GMM_MAX_DIM];
+            for (int d = 0; d < g->dim; d++) xp[d] = xb[p * g->dim + d];
+            posterior(g, &L, a, sg, xp, e, NULL, NULL);
+            for (int d = 0; d < g->dim; d++) ef[d] = (float)e[d];
+            diffusion_to_output(s, ob + p * g->dim, ef, xb + p * g->dim, a, sg, (size_t)g->dim);
         }
     }
     gm->points += (long long)B * (long long)P;

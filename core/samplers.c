@@ -11,6 +11,10 @@
 #include "core/common.h"
 #include "core/diffusion.h"
 
+/* Elementwise loops are parallel only when large: a parallel region costs more than the
+ * arithmetic of a small batch, and far more when the cores are oversubscribed. */
+#define PAR_MIN_ELEMS (1 << 16)
+
 /* ------------------------------------------------------------------ model + guidance */
 
 void sampler_model_init(SamplerModel *m, DenoiseFn fn, void *ctx, size_t D, int num_classes)
@@ -80,7 +84,7 @@ void sampler_model_eval(SamplerModel *m, float *out, const float *x, const float
         ou = uo;
     }
     /* Ho & Salimans 2022, eq. 6: (1+w) eps(x,c) - w eps(x) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) out[i] = (float)((1.0 + w) * oc[i] - w * ou[i]);
     m->nfe += 2;
 }
@@ -319,13 +323,13 @@ static void streams_init(Rng *r, const uint64_t *seeds, uint64_t stream, int B)
 
 static void streams_fill(Rng *r, float *z, int B, size_t D)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * D >= PAR_MIN_ELEMS)
     for (int b = 0; b < B; b++) rng_fill_normal(&r[b], z + (size_t)b * D, D);
 }
 
 void sampler_draw_normals(float *z, const uint64_t *seeds, uint64_t stream, int B, size_t D)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * D >= PAR_MIN_ELEMS)
     for (int b = 0; b < B; b++) {
         Rng r;
         rng_init(&r, seeds[b], stream);
@@ -368,7 +372,7 @@ void sampler_from_uint8(float *x, const uint8_t *in, size_t n)
 void sampler_ddpm_update(float *x, const float *x0, const float *z, double c0, double ct,
                          double sigma, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         double v = c0 * x0[i] + ct * x[i];       /* DDPM eq. 7, mu~(x_t, x0^) */
         if (z) v += sigma * z[i];
@@ -381,7 +385,7 @@ void sampler_ddim_update(float *x, const float *x0, const float *eps, const floa
 {
     double dir2 = 1.0 - ab_prev - sigma * sigma;
     double cd = dir2 > 0 ? sqrt(dir2) : 0.0, c0 = sqrt(ab_prev);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         /* DDIM eq. 12: predicted x0, direction pointing to x_t, random noise */
         double v = c0 * x0[i] + cd * eps[i];
@@ -394,7 +398,7 @@ void sampler_langevin_update(float *x, const float *score, const float *z, doubl
                              size_t n)
 {
     double sa = sqrt(alpha);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         double v = x[i] + 0.5 * alpha * score[i];  /* NCSN Alg. 1 line 6 */
         if (z) v += sa * z[i];
@@ -405,7 +409,7 @@ void sampler_langevin_update(float *x, const float *score, const float *z, doubl
 void sampler_rd_vp_update(float *x, const float *score, const float *z, double beta, size_t n)
 {
     double c = 2.0 - sqrt(1.0 - beta), sb = sqrt(beta);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         double v = c * x[i] + beta * score[i];     /* Song et al. 2021, Alg. 3 lines 3-5 */
         if (z) v += sb * z[i];
@@ -416,7 +420,7 @@ void sampler_rd_vp_update(float *x, const float *score, const float *z, double b
 void sampler_rd_ve_update(float *x, const float *score, const float *z, double d, size_t n)
 {
     double sd = sqrt(d);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         double v = x[i] + d * score[i];            /* Song et al. 2021, Alg. 2 lines 3-5 */
         if (z) v += sd * z[i];
@@ -427,7 +431,7 @@ void sampler_rd_ve_update(float *x, const float *score, const float *z, double d
 void sampler_em_vp_update(float *x, const float *score, const float *z, double beta, size_t n)
 {
     double sb = sqrt(beta);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         /* reverse SDE (Song et al. 2021 eq. 6): dx = [f - g^2 s] dt + g dw, f = -beta x/2 */
         double v = x[i] + beta * (0.5 * x[i] + score[i]);
@@ -632,7 +636,7 @@ static void run_pc(const SamplerConfig *sc, Ctx *c, float *x, const uint64_t *se
         for (int j = 0; j < M; j++) {
             eval_at(c, x, tcond[i], av[i], sgv[i], NULL, NULL, g);
             streams_fill(rng, c->z, c->B, c->D);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (c->n >= PAR_MIN_ELEMS)
             for (int b = 0; b < c->B; b++)
                 sampler_corrector_update(x + (size_t)b * c->D, g + (size_t)b * c->D,
                                          c->z + (size_t)b * c->D, sc->snr, calpha[i], c->D);
