@@ -19,7 +19,7 @@
  *                        bias; backward: the chunk of dout gathered to (OC, ncol)
  *    forward:  mat = W (OC,CKK) x col                     then scatter + bias
  *    backward: dw += mat x col^T (beta = 1);  col = W^T x mat;  din += col2im(col)
- * Scratch: conv2d_scratch_floats() <= CONV_CHUNK_FLOATS (4M floats, 16 MB) plus, for
+ * Scratch: conv2d_scratch_floats() <= CONV_CHUNK_FLOATS (1M floats, 4 MB) plus, for
  * Winograd, 32*OC*C; at least one image's worth when a single image needs more.
  *
  * Threads: all the parallelism is OpenMP's. Each chunk runs in one parallel region in
@@ -41,10 +41,13 @@
 #include <omp.h>
 #endif
 
-/* floats of scratch a chunk may use: 4M floats = 16 MB. Above ~1-2K GEMM columns
- * OpenBLAS is near its peak, so larger chunks would only cost memory and cache. */
+/* Floats of scratch a chunk may use: 1M floats = 4 MB. A chunk's transformed data is
+ * written and read back at once, so it should stay in cache: with 2M or 4M floats the
+ * 3x3 C=OC=64 32x32 conv ran 5% and 25-40% slower (one thread; 512K was as fast as 1M),
+ * while 1M still gives each GEMM >= 256 columns per thread at 2 threads. Nodes with many
+ * more threads per process may want more: build with -DCONV_CHUNK_FLOATS=... */
 #ifndef CONV_CHUNK_FLOATS
-#define CONV_CHUNK_FLOATS ((size_t)4 << 20)
+#define CONV_CHUNK_FLOATS ((size_t)1 << 20)
 #endif
 /* 1x1 convs with at least this many positions per image use per-image GEMMs */
 #define CONV_DIRECT_MIN_P 256
@@ -134,9 +137,15 @@ static void par_sgemm(int ta, int tb, int M, int N, int K, float alpha, const fl
  *                     channel axes swapped, pad' = 2 - pad, added into din;
  *   backward weights: dU[xi] += (A dY A^T)[xi] V[xi]^T over all tiles, dw += G^T dU G.
  * All transform constants are 0, +-1, +-1/2: the rounding error stays close to that of
- * the direct sum (~1e-6 of the output scale in tests/test_layers.c). Tile rows (image, ty) are split among threads; in the forward each thread
- * transforms, multiplies and writes back its own tiles with no barrier in between.
- * Scratch: U (16 OC C), dU (16 OC C), then per chunk V (16 Cin T) and M (16 Cout T). */
+ * the direct sum (~1e-6 of the output scale in tests/test_layers.c).
+ * Threads split the tile rows (image, ty). Forward and backward data run in one parallel
+ * region each: after the weight transform every thread transforms, multiplies and writes
+ * back its own tile rows, piece by piece in its own slice of the scratch, with no further
+ * synchronisation (few sync points also keep an oversubscribed machine from stalling us).
+ * Backward weights: chunks of images side by side; per chunk a barrier after the
+ * transforms and one after the 16 GEMMs (one xi per thread).
+ * Scratch: U (16 OC C), dU (16 OC C), then an area of about CONV_CHUNK_FLOATS (at least
+ * one image's V (16 Cin tiles) and M (16 Cout tiles)). */
 
 #define WINO_MAX_TW 1024 /* tiles per row a stack row buffer holds (images <= 2048 wide) */
 #define WINO_MIN_CH 16   /* with fewer input or output channels the GEMMs are too thin */
@@ -195,16 +204,17 @@ static void wino_rows(int R, int *r0, int *r1)
 }
 
 /* V[(xi Cin + c) T + t] = (B^T d B)[xi] for the tiles of tile rows [r0, r1). Tile row r
- * is image r / TH, tile row ty = r % TH; its tiles are t = r TW + tx. */
+ * is image r / TH, tile row ty = r % TH; the buffer starts at tile row rb, so the tiles
+ * of row r are t = (r - rb) TW + tx. */
 CONV_CLONES static void wino_in_k(float *V, const float *in, int Cin, int H, int W, int pad,
-                                  int TH, int TW, size_t T, int r0, int r1)
+                                  int TH, int TW, size_t T, int rb, int r0, int r1)
 {
     const int Wb = 2 * TW + 2; /* buffer column bx holds input column bx - pad */
     float b[4][2 * WINO_MAX_TW + 2], t[4][2 * WINO_MAX_TW + 2];
     const int n = W < Wb - pad ? W : Wb - pad;
     for (int r = r0; r < r1; r++) {
         const int i = r / TH, ty = r % TH;
-        const size_t base = (size_t)r * TW;
+        const size_t base = (size_t)(r - rb) * TW;
         for (int c = 0; c < Cin; c++) {
             const float *plane = in + ((size_t)i * Cin + c) * H * W;
             for (int k = 0; k < 4; k++) {
@@ -244,16 +254,16 @@ CONV_CLONES static void wino_in_k(float *V, const float *in, int Cin, int H, int
     }
 }
 
-/* Output tiles Y = A^T M A of tile rows [r0, r1), cropped to Hout x Wout, plus bias:
- * written, or added when accumulate */
+/* Output tiles Y = A^T M A of tile rows [r0, r1) (buffer from tile row rb), cropped to
+ * Hout x Wout, plus bias: written, or added when accumulate */
 CONV_CLONES static void wino_out_k(float *out, const float *M, const float *bias,
                                    int accumulate, int Cout, int Hout, int Wout, int TH, int TW,
-                                   size_t T, int r0, int r1)
+                                   size_t T, int rb, int r0, int r1)
 {
     float y[2][2 * WINO_MAX_TW];
     for (int r = r0; r < r1; r++) {
         const int i = r / TH, ty = r % TH;
-        const size_t base = (size_t)r * TW;
+        const size_t base = (size_t)(r - rb) * TW;
         for (int oc = 0; oc < Cout; oc++) {
             const float *m[16];
             for (int xi = 0; xi < 16; xi++) m[xi] = M + ((size_t)xi * Cout + oc) * T + base;
@@ -291,16 +301,16 @@ CONV_CLONES static void wino_out_k(float *out, const float *M, const float *bias
     }
 }
 
-/* Mb[(xi OC + oc) T + t] = (A dY A^T)[xi] for the tiles of tile rows [r0, r1), dY the
- * 2x2 block of dout at the tile (zero past Ho x Wo) */
+/* Mb[(xi OC + oc) T + t] = (A dY A^T)[xi] for the tiles of tile rows [r0, r1) (buffer
+ * from tile row rb), dY the 2x2 block of dout at the tile (zero past Ho x Wo) */
 CONV_CLONES static void wino_dy_k(float *Mb, const float *dout, int OC, int Ho, int Wo, int TH,
-                                  int TW, size_t T, int r0, int r1)
+                                  int TW, size_t T, int rb, int r0, int r1)
 {
     float z[2][2 * WINO_MAX_TW], a[4][2 * WINO_MAX_TW];
     const int Wz = 2 * TW;
     for (int r = r0; r < r1; r++) {
         const int i = r / TH, ty = r % TH;
-        const size_t base = (size_t)r * TW;
+        const size_t base = (size_t)(r - rb) * TW;
         for (int oc = 0; oc < OC; oc++) {
             const float *plane = dout + ((size_t)i * OC + oc) * Ho * Wo;
             for (int k = 0; k < 2; k++) {
@@ -349,7 +359,8 @@ static void wino_weights(float *U, const float *w, int OC, int C, int rotate)
 #pragma omp for collapse(2) schedule(static)
     for (int co = 0; co < Cout; co++)
         for (int ci = 0; ci < Cin; ci++) {
-            const float *src = rotate ? w + ((size_t)ci * C + co) * 9 : w + ((size_t)co * C + ci) * 9;
+            const float *src =
+                rotate ? w + ((size_t)ci * C + co) * 9 : w + ((size_t)co * C + ci) * 9;
             float g[3][3], h[4][3];
             for (int a = 0; a < 3; a++)
                 for (int b = 0; b < 3; b++)
@@ -371,30 +382,47 @@ static void wino_weights(float *U, const float *w, int OC, int C, int rotate)
         }
 }
 
-/* out (nb, Cout, Hout, Wout) =, or +=, the 3x3 conv of in (nb, Cin, Hin, Win) with pad,
- * through U (16, Cout, Cin); V, M scratch for this chunk */
-static void wino_conv_chunk(float *out, const float *in, const float *U, const float *bias,
-                            int accumulate, int nb, int Cin, int Hin, int Win, int Cout,
-                            int pad, float *V)
+/* out (B, Cout, Hout, Wout) =, or +=, the 3x3 conv of in (B, Cin, Hin, Win) with pad:
+ * one parallel region. U (16, Cout, Cin) is transformed from w first (rotated for the
+ * backward data pass); then each thread takes a contiguous share of the B*TH tile rows
+ * and walks it in pieces that fit its own slice of the area (V, then M), with no
+ * further synchronisation. */
+static void wino_pass(float *out, const float *in, float *U, const float *w, int rotate,
+                      const float *bias, int accumulate, int B, int Cin, int Hin, int Win,
+                      int Cout, int pad, float *area, size_t area_floats)
 {
     const int Hout = Hin + 2 * pad - 2, Wout = Win + 2 * pad - 2;
-    const int TH = (Hout + 1) / 2, TW = (Wout + 1) / 2, R = nb * TH;
-    const size_t T = (size_t)R * TW;
-    float *M = V + 16 * (size_t)Cin * T;
-    const int par = conv_par(nb, Cin, Cout, 3, (size_t)Hout * Wout);
-#pragma omp parallel if (par)
+    const int TH = (Hout + 1) / 2, TW = (Wout + 1) / 2, R = B * TH;
+    const size_t row_floats = 16 * ((size_t)Cin + (size_t)Cout) * (size_t)TW;
+    /* the area holds at least one image's tile rows; no more threads than rows fit */
+    int nthr = 1;
+#ifdef _OPENMP
+    nthr = omp_get_max_threads();
+#endif
+    if ((size_t)nthr > area_floats / row_floats) nthr = (int)(area_floats / row_floats);
+    if (!conv_par(B, Cin, Cout, 3, (size_t)Hout * Wout) || nthr < 1) nthr = 1;
+#pragma omp parallel num_threads(nthr)
     {
-        int r0, r1;
+        wino_weights(U, w, rotate ? Cin : Cout, rotate ? Cout : Cin, rotate);
+        int T = 1, t = 0, r0, r1;
+#ifdef _OPENMP
+        T = omp_get_num_threads();
+        t = omp_get_thread_num();
+#endif
+        const size_t slice = area_floats / (size_t)T;
+        const int rows = (int)(slice / row_floats);
+        float *V = area + (size_t)t * slice;
         wino_rows(R, &r0, &r1);
-        if (r1 > r0) {
-            const size_t c0 = (size_t)r0 * TW;
-            const int ncol = (r1 - r0) * TW;
-            wino_in_k(V, in, Cin, Hin, Win, pad, TH, TW, T, r0, r1);
+        for (int ra = r0; ra < r1; ra += rows) {
+            const int rz = ra + rows < r1 ? ra + rows : r1;
+            const size_t ncol = (size_t)(rz - ra) * TW;
+            float *M = V + 16 * (size_t)Cin * ncol;
+            wino_in_k(V, in, Cin, Hin, Win, pad, TH, TW, ncol, ra, ra, rz);
             for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, ncol, Cin, 1.0f,
-                            U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * T + c0,
-                            (int)T, 0.0f, M + (size_t)xi * Cout * T + c0, (int)T);
-            wino_out_k(out, M, bias, accumulate, Cout, Hout, Wout, TH, TW, T, r0, r1);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, (int)ncol, Cin,
+                            1.0f, U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * ncol,
+                            (int)ncol, 0.0f, M + (size_t)xi * Cout * ncol, (int)ncol);
+            wino_out_k(out, M, bias, accumulate, Cout, Hout, Wout, TH, TW, ncol, ra, ra, rz);
         }
     }
 }
@@ -402,16 +430,9 @@ static void wino_conv_chunk(float *out, const float *in, const float *U, const f
 static void wino_forward(float *out, const float *in, const float *w, const float *b, int B,
                          int C, int H, int W, int OC, int pad, float *scratch)
 {
-    const int Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2;
-    const int nbmax = wino_chunk(B, C, OC, H, W, pad);
-    float *U = scratch, *V = scratch + 32 * (size_t)OC * C;
-#pragma omp parallel if (conv_par(B, C, OC, 3, (size_t)Ho * Wo))
-    wino_weights(U, w, OC, C, 0);
-    for (int i0 = 0; i0 < B; i0 += nbmax) {
-        const int nb = B - i0 < nbmax ? B - i0 : nbmax;
-        wino_conv_chunk(out + (size_t)i0 * OC * Ho * Wo, in + (size_t)i0 * C * H * W, U, b, 0,
-                        nb, C, H, W, OC, pad, V);
-    }
+    const size_t CO16 = 16 * (size_t)OC * C;
+    wino_pass(out, in, scratch, w, 0, b, 0, B, C, H, W, OC, pad, scratch + 2 * CO16,
+              wino_scratch(B, C, H, W, OC, pad) - 2 * CO16);
 }
 
 static void wino_backward(float *din, float *dw, const float *dout, const float *in,
@@ -426,59 +447,59 @@ static void wino_backward(float *din, float *dw, const float *dout, const float 
     const int par = conv_par(B, C, OC, 3, (size_t)Ho * Wo);
     if (dw) {
         memset(dU, 0, sizeof(float) * CO16);
-        for (int i0 = 0; i0 < B; i0 += nbmax) {
-            const int nb = B - i0 < nbmax ? B - i0 : nbmax, R = nb * TH;
-            const size_t T = (size_t)R * TW;
-            float *Mb = V + 16 * (size_t)C * T;
-#pragma omp parallel if (conv_par(nb, C, OC, 3, (size_t)Ho * Wo))
-            {
-                int r0, r1, nt = 1, t = 0;
-                wino_rows(R, &r0, &r1);
-                wino_in_k(V, in + (size_t)i0 * C * H * W, C, H, W, pad, TH, TW, T, r0, r1);
-                wino_dy_k(Mb, dout + (size_t)i0 * OC * Ho * Wo, OC, Ho, Wo, TH, TW, T, r0, r1);
-#pragma omp barrier
+        /* chunks of images laid out side by side (all threads' tiles in one V, Mb): each
+         * dU[xi] GEMM sums over all of a chunk's tiles, one xi per thread */
+#pragma omp parallel if (par)
+        {
+            int nt = 1, t = 0;
 #ifdef _OPENMP
-                nt = omp_get_num_threads();
-                t = omp_get_thread_num();
+            nt = omp_get_num_threads();
+            t = omp_get_thread_num();
 #endif
-                /* dU[xi] (OC, C) += Mb[xi] (OC, T) V[xi]^T (T, C); one xi per thread */
+            for (int i0 = 0; i0 < B; i0 += nbmax) {
+                const int nb = B - i0 < nbmax ? B - i0 : nbmax, R = nb * TH;
+                const size_t T = (size_t)R * TW;
+                float *Mb = V + 16 * (size_t)C * T;
+                int r0, r1;
+                wino_rows(R, &r0, &r1);
+                wino_in_k(V, in + (size_t)i0 * C * H * W, C, H, W, pad, TH, TW, T, 0, r0, r1);
+                wino_dy_k(Mb, dout + (size_t)i0 * OC * Ho * Wo, OC, Ho, Wo, TH, TW, T, 0, r0,
+                          r1);
+#pragma omp barrier
+                /* dU[xi] (OC, C) += Mb[xi] (OC, T) V[xi]^T (T, C) */
                 for (int xi = t; xi < 16; xi += nt)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)T, 1.0f,
                                 Mb + (size_t)xi * OC * T, (int)T, V + (size_t)xi * C * T,
                                 (int)T, 1.0f, dU + (size_t)xi * OC * C, C);
+#pragma omp barrier
             }
-        }
-        /* dw += G^T dU G */
-#pragma omp parallel for collapse(2) schedule(static) if (par)
-        for (int oc = 0; oc < OC; oc++)
-            for (int c = 0; c < C; c++) {
-                const size_t step = (size_t)OC * C, o = (size_t)oc * C + c;
-                float q[3][4];
-                for (int j = 0; j < 4; j++) {
-                    const float d0 = dU[o + (size_t)j * step], d1 = dU[o + (size_t)(4 + j) * step];
-                    const float d2 = dU[o + (size_t)(8 + j) * step];
-                    const float d3 = dU[o + (size_t)(12 + j) * step];
-                    q[0][j] = d0 + 0.5f * (d1 + d2);
-                    q[1][j] = 0.5f * (d1 - d2);
-                    q[2][j] = 0.5f * (d1 + d2) + d3;
+            /* dw += G^T dU G */
+#pragma omp for collapse(2) schedule(static)
+            for (int oc = 0; oc < OC; oc++)
+                for (int c = 0; c < C; c++) {
+                    const size_t step = (size_t)OC * C, o = (size_t)oc * C + c;
+                    float q[3][4];
+                    for (int j = 0; j < 4; j++) {
+                        const float d0 = dU[o + (size_t)j * step];
+                        const float d1 = dU[o + (size_t)(4 + j) * step];
+                        const float d2 = dU[o + (size_t)(8 + j) * step];
+                        const float d3 = dU[o + (size_t)(12 + j) * step];
+                        q[0][j] = d0 + 0.5f * (d1 + d2);
+                        q[1][j] = 0.5f * (d1 - d2);
+                        q[2][j] = 0.5f * (d1 + d2) + d3;
+                    }
+                    float *g = dw + o * 9;
+                    for (int a = 0; a < 3; a++) {
+                        g[a * 3 + 0] += q[a][0] + 0.5f * (q[a][1] + q[a][2]);
+                        g[a * 3 + 1] += 0.5f * (q[a][1] - q[a][2]);
+                        g[a * 3 + 2] += 0.5f * (q[a][1] + q[a][2]) + q[a][3];
+                    }
                 }
-                float *g = dw + o * 9;
-                for (int a = 0; a < 3; a++) {
-                    g[a * 3 + 0] += q[a][0] + 0.5f * (q[a][1] + q[a][2]);
-                    g[a * 3 + 1] += 0.5f * (q[a][1] - q[a][2]);
-                    g[a * 3 + 2] += 0.5f * (q[a][1] + q[a][2]) + q[a][3];
-                }
-            }
-    }
-    if (din) {
-#pragma omp parallel if (par)
-        wino_weights(U, w, OC, C, 1);
-        for (int i0 = 0; i0 < B; i0 += nbmax) {
-            const int nb = B - i0 < nbmax ? B - i0 : nbmax;
-            wino_conv_chunk(din + (size_t)i0 * C * H * W, dout + (size_t)i0 * OC * Ho * Wo, U,
-                            NULL, 1, nb, OC, Ho, Wo, C, 2 - pad, V);
         }
     }
+    if (din)
+        wino_pass(din, dout, U, w, 1, NULL, 1, B, OC, Ho, Wo, C, 2 - pad, V,
+                  wino_scratch(B, C, H, W, OC, pad) - 2 * CO16);
 }
 
 size_t conv2d_scratch_floats(int B, int C, int H, int W, int OC, int K, int stride, int pad)

@@ -221,8 +221,7 @@ LAYERS_CLONES static void gn_bdin_k(float *dx, const float *x, const float *d, s
 LAYERS_CLONES static void softmax_row_k(float *x, int n)
 {
     float mx = x[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    for (int j = 1; j < n; j++) mx = x[j] > mx ? x[j] : mx;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int j = 0; j < n; j++) {

@@ -28,7 +28,7 @@ void layers_blas_serial_end(int saved);
 /* ---- conv2d: in (B,C,H,W), w (OC,C,K,K), b (OC) or NULL, out (B,OC,Ho,Wo)
  * Ho = (H + 2*pad - K)/stride + 1. Zero padding. Lowered to sgemm (im2col or
  * equivalent); the _ref kernels are plain loops kept to test the fast ones.
- * Scratch (same for forward and backward): at most 4M floats + 32*OC*C (more only when
+ * Scratch (same for forward and backward): at most 1M floats + 32*OC*C (more only when
  * a single image needs more), 0 for 1x1 convs on >= 256 positions; scratch sized for a
  * batch B serves any smaller batch with the same other sizes. */
 size_t conv2d_scratch_floats(int B, int C, int H, int W, int OC, int K, int stride, int pad);

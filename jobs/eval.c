@@ -34,11 +34,13 @@
 
 #include "core/classifier.h"
 #include "core/common.h"
+#include "core/inception.h"
 #include "core/metrics.h"
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/h5.h"
+#include "io/inception_io.h"
 #include "io/samples.h"
 #include "io/stats.h"
 #include "jobs/cli.h"
@@ -68,9 +70,11 @@ static const char DESCRIPTION[] =
     "                              'ddm train --task classifier' (smaller images are padded:\n"
     "                              28x28 -> 32x32)\n"
     "  pixels                      the pixel values / 255 (D = C*H*W; no Inception Score)\n"
-    "  inception:WEIGHTS.h5        Inception-v3 pool features (not in this build)\n"
+    "  inception:WEIGHTS.h5        pytorch-fid's Inception-v3 pool3 features (D = 2048; any\n"
+    "                              size, resized to 299x299; 1 or 3 channels; slow on CPU:\n"
+    "                              ~0.2 s per image per core; no Inception Score)\n"
     "Metrics: fid (pytorch-fid's mu/sigma, unbiased covariance), kid (clean-fid's subsets,\n"
-    "cubic kernel), is (10 splits, classifier only), pr (improved precision/recall, k = 3).\n"
+    "cubic kernel), is (10 splits, the classifier's softmax), pr (improved precision/recall, k = 3).\n"
     "The reference statistics are cached beside a reference dataset, in\n"
     "REF.stats-<extractor>.h5 (reused while extractor and dataset are unchanged), with the\n"
     "feature rows of up to --ref-features reference images (evenly spread) for KID and P/R.\n"
@@ -213,7 +217,7 @@ static int parse_metrics(const char *spec, int *mask)
 
 /* ---------------------------------------------------------------- feature extractors */
 
-typedef enum { FEAT_PIXELS, FEAT_CLASSIFIER } FeatKind;
+typedef enum { FEAT_PIXELS, FEAT_CLASSIFIER, FEAT_INCEPTION } FeatKind;
 
 typedef struct {
     FeatKind kind;
@@ -230,6 +234,9 @@ typedef struct {
     ClassifierConfig cc;
     int C, S;
     float *x;        /* (BLOCK, C, S, S) input scratch */
+    /* inception */
+    Inception *inc;
+    char *weights;   /* absolute path of the weights file */
 } Extractor;
 
 /* Parse --features (no heavy work: the classifier's weights are loaded by extractor_load) */
@@ -297,16 +304,35 @@ static void extractor_parse(Extractor *e, const char *spec, double ema)
                              (long long)e->step, wts, e->d, e->k);
         return; /* the network is built by extractor_load */
     }
-    if (sl == 9 && !strncmp(spec, "inception", 9))
-        ddm_die("--features %s: the Inception-v3 extractor is not part of this build of ddm; use "
-                "classifier:CKPT.h5|RUN_DIR or pixels", spec);
+    if (sl == 9 && !strncmp(spec, "inception", 9)) {
+        if (!colon || !colon[1])
+            ddm_die("--features %s: give the weights file as inception:WEIGHTS.h5 (made by "
+                    "tests/ref/convert_inception.py from pytorch-fid's weights)", spec);
+        if (ema >= 0) ddm_die("--ema is for the classifier extractor, not for inception");
+        e->kind = FEAT_INCEPTION;
+        e->weights = abs_path(colon + 1); /* dies on a missing file */
+        hid_t f = h5_open(e->weights, H5F_ACC_RDONLY, H5P_DEFAULT);
+        h5_require_kind(f, e->weights, INCEPTION_KIND);
+        h5_close(f);
+        struct stat st;
+        if (stat(e->weights, &st) != 0) ddm_die("%s: %s", e->weights, strerror(errno));
+        e->d = INCEPTION_DIM;
+        e->k = 0; /* the file's fc logits are not used: no Inception Score */
+        e->key = str_printf("inception:%s size=%lld mtime=%lld.%09ld", e->weights, (long long)st.st_size,
+                            (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        snprintf(e->tag, sizeof e->tag, "inception-%08llx", (unsigned long long)(fnv1a(e->key) & 0xffffffffu));
+        e->desc = str_printf("inception %s (pool3, %d features, images resized to %dx%d)", e->weights,
+                             INCEPTION_DIM, INCEPTION_SIZE, INCEPTION_SIZE);
+        return; /* the network is loaded by extractor_load */
+    }
     ddm_die("--features %s: unknown feature scheme '%.*s' (known: classifier:CKPT.h5|RUN_DIR, pixels, "
             "inception:WEIGHTS.h5)", spec, (int)sl, spec);
 }
 
-/* Build the classifier and load its weights (every rank). */
+/* Build the network and load its weights (every rank). */
 static void extractor_load(Extractor *e)
 {
+    if (e->kind == FEAT_INCEPTION) e->inc = inception_load(e->weights);
     if (e->kind != FEAT_CLASSIFIER) return;
     e->net = classifier_init(&e->cc, BLOCK, 0);
     ckpt_load_weights(e->ckpt, classifier_tensor(e->net, 0), classifier_num_tensors(e->net),
@@ -318,6 +344,8 @@ static void extractor_load(Extractor *e)
 static void extractor_free(Extractor *e)
 {
     if (e->net) classifier_free(e->net);
+    if (e->inc) inception_free(e->inc);
+    free(e->weights);
     free(e->x);
     free(e->key);
     free(e->desc);
@@ -327,6 +355,8 @@ static void extractor_free(Extractor *e)
 /* Whether images of (c,h,w) can go through e; dies with the reason naming what. */
 static void extractor_check_images(const Extractor *e, const char *what, int c, int h, int w)
 {
+    if (e->kind == FEAT_INCEPTION && c != 1 && c != 3)
+        ddm_die("%s: images have %d channels, the Inception network takes 1 (gray, repeated) or 3", what, c);
     if (e->kind != FEAT_CLASSIFIER) return;
     if (c != e->C)
         ddm_die("%s: images have %d channel%s, the classifier %s takes %d", what, c, c == 1 ? "" : "s",
@@ -358,6 +388,10 @@ static void extractor_run(Extractor *e, const uint8_t *img, int B, int C, int H,
     if (e->kind == FEAT_PIXELS) {
         const size_t n = (size_t)B * C * H * W;
         for (size_t i = 0; i < n; i++) feat[i] = (float)img[i] * (1.0f / 255.0f);
+        return;
+    }
+    if (e->kind == FEAT_INCEPTION) {
+        inception_features(e->inc, feat, img, B, C, H, W);
         return;
     }
     classifier_input_u8(e->x, img, B, C, H, W, e->S);

@@ -131,12 +131,32 @@ check_fails "missing reference file" "nope.h5: No such file" ev1 --samples "$D/s
 check_fails "missing classifier checkpoint" "noclf: No such file" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features "classifier:$D/noclf"
 check_fails "unknown metric" "unknown metric 'fdi'" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --metrics fid,fdi
 check_fails "unknown --features scheme" "unknown feature scheme 'clip'" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features clip:x.h5
-check_fails "inception (not in this build)" "Inception-v3 extractor is not part of this build" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features inception:w.h5
+check_fails "inception: missing weights file" "w.h5: No such file" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features inception:"$D/w.h5"
+check_fails "inception: not a weights file" "is a ddm 'dataset' file, expected a 'inception_weights' file" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features inception:"$D/train.h5"
 check_fails "IS with pixel features" "Inception Score needs class probabilities" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features pixels --metrics fid,is
 check_fails "a dataset as --samples" "is a ddm 'dataset' file, expected a 'samples' file" ev1 --samples "$D/train.h5" --ref "$D/train.h5"
 check_fails "unknown group" "has no sampler group 'ddim-99'" ev1 --samples "$D/s_sweep.h5" --ref "$D/train.h5" --group ddim-99
 check_fails "bad input at 2 ranks: one clear error" "unknown metric 'xx'" ev2 --samples "$D/s_test.h5" --ref "$D/train.h5" --metrics xx
 [ "$(grep -c "unknown metric 'xx'" "$TMP/last.out")" = 1 ] && ok "2 ranks: the error is printed once" || fail "2 ranks: error printed $(grep -c "unknown metric" "$TMP/last.out") times"
+
+# ---- the Inception extractor on random weights (slow on CPU, ~0.2 s an image a core, and
+# an 87 MB weights file: only with T_EVAL_INCEPTION=1). 12 samples (28x28, resized to 299)
+# against 16 reference images, at 1 and 2 ranks.
+if [ "${T_EVAL_INCEPTION:-0}" = 1 ]; then
+    t=$(date +%s)
+    if "$PYTHON" "$ROOT/tests/ref/convert_inception.py" --random 1 "$D/inc.h5" >"$D/inc.log" 2>&1 && PY tiny "$D" "$D/test.h5"; then
+        check "inception: 12 samples vs 16 images, 1 rank" ev1 --samples "$D/s_test28.h5" --ref "$D/tiny_ds.h5" --features "inception:$D/inc.h5" --max-n 12 --metrics fid,kid,pr --kid-subsets 5 --npz "$D/inc1.npz" --out "$R"
+        fi1=$(PY get "$R" fid)
+        check "inception: the same at 2 ranks (--no-cache)" ev2 --samples "$D/s_test28.h5" --ref "$D/tiny_ds.h5" --features "inception:$D/inc.h5" --max-n 12 --metrics fid,kid,pr --kid-subsets 5 --no-cache --npz "$D/inc2.npz" --out "$R"
+        fi2=$(PY get "$R" fid)
+        # the statistics agree to rounding; the FID of 12 points in 2048-D (2037 zero
+        # eigenvalues, their rounding through a square root) to 1e-5
+        if out=$(PY cmpnpz "$D/inc1.npz" "$D/inc2.npz" 1e-9 2>&1); then ok "inception statistics at 2 ranks = 1 rank: $out"; else fail "inception statistics: $out"; fi
+        close "$fi2" "$fi1" 1e-5 && ok "inception FID 2 ranks $fi2 = 1 rank $fi1 ($(( $(date +%s) - t ))s)" || fail "inception FID $fi2 vs $fi1"
+    else
+        fail "random Inception weights (tests/ref/convert_inception.py --random)"; tail -5 "$D/inc.log" | sed 's/^/    | /'
+    fi
+fi
 
 echo "(t_eval: $(( $(date +%s) - t00 ))s)"
 summary

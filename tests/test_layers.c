@@ -945,8 +945,10 @@ int main(void)
     test_conv_fd(1, 16, 3, 17, 16, 3, 1, 1);
     test_conv_fd(1, 16, 4, 18, 17, 3, 1, 0);
 
-    /* conv2d fast == ref: several chunks (B=9 in chunks of 7; B=3 in chunks of 1), odd
-     * sizes, both 1x1 paths, the U-Net's conv_in and downsample shapes */
+    /* conv2d fast == ref: several chunks (B=7 in chunks of 3+3+1, B=9 and B=3 in chunks
+     * of 1, with CONV_CHUNK_FLOATS = 1M), odd sizes, both 1x1 paths, the U-Net's conv_in
+     * and downsample shapes */
+    test_conv_vs_ref(7, 32, 32, 32, 4, 3, 1, 1);
     test_conv_vs_ref(9, 64, 32, 32, 4, 3, 1, 1);
     test_conv_vs_ref(3, 128, 48, 48, 8, 3, 1, 1);
     test_conv_vs_ref(5, 5, 7, 9, 6, 3, 2, 1);
@@ -958,8 +960,8 @@ int main(void)
     test_conv_vs_ref(3, 32, 16, 16, 32, 3, 2, 1);
     test_conv_vs_ref(2, 3, 9, 8, 4, 5, 1, 2);
     /* Winograd F(2x2,3x3): odd sizes (partial tiles), pad 0, 1, 2, a one-row image, an
-     * odd tall one, two chunks (B=9 in chunks of 8), the U-Net's shapes (the 8x8 one
-     * takes im2col) */
+     * odd tall one, several chunks (B=9 in chunks of 2+2+2+2+1), the U-Net's shapes (the
+     * 8x8 one takes im2col) */
     test_conv_vs_ref(3, 16, 7, 19, 16, 3, 1, 1);
     test_conv_vs_ref(2, 16, 6, 18, 20, 3, 1, 0);
     test_conv_vs_ref(2, 17, 5, 15, 16, 3, 1, 2);

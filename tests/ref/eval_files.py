@@ -10,6 +10,8 @@
       s_rgb.h5      3-channel images
       test5k.h5     dataset of the same 5000 test images (FID(X, X) = 0)
       noise_ds.h5   dataset of the same 2000 noise images
+  eval_files.py tiny DIR TEST.h5      tiny_ds.h5: a dataset of 16 test images (rows 5000..5015)
+  eval_files.py cmpnpz A.npz B.npz TOL  mu and sigma of two .npz equal to TOL (relative to max)
   eval_files.py fields RESULTS.jsonl  check the last line has every field; print it short
   eval_files.py get RESULTS.jsonl FIELD [K]  FIELD of the K-th last line (default 1)
   eval_files.py npz FILE.npz STATS.h5 SAMPLES.h5
@@ -48,7 +50,7 @@ def make_dataset(path, imgs, source):
         f.attrs["format_version"] = 1
         f.attrs["classes"] = 0
         f.attrs["source"] = source
-        f.create_dataset("images", data=imgs, chunks=(256,) + imgs.shape[1:])
+        f.create_dataset("images", data=imgs, chunks=(min(256, len(imgs)),) + imgs.shape[1:])
 
 
 def make(d, test_path):
@@ -122,6 +124,16 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "make":
         make(sys.argv[2], sys.argv[3])
+    elif cmd == "tiny":
+        import h5py
+        make_dataset(f"{sys.argv[2]}/tiny_ds.h5", h5py.File(sys.argv[3], "r")["images"][5000:5016],
+                     "fashion-mnist test rows 5000..5015")
+    elif cmd == "cmpnpz":
+        a, b, tol = np.load(sys.argv[2]), np.load(sys.argv[3]), float(sys.argv[4])
+        e = max(np.abs(a[k] - b[k]).max() / max(np.abs(a[k]).max(), 1e-300) for k in ("mu", "sigma"))
+        print(f"max |a - b| / max |a| = {e:.2e}")
+        if not e <= tol:
+            sys.exit(1)
     elif cmd == "fields":
         fields(sys.argv[2])
     elif cmd == "get":
