@@ -20,9 +20,9 @@ def farm_line(path, ranks):
         m = re.search(pat, text)
         return float(m.group(1)) if m else None
     print(json.dumps({"side": "ddm", "mode": "farm", "ranks": ranks,
-                      "images_per_s": grab(r"([0-9.]+) images/s"),
-                      "nfe_per_s": grab(r"([0-9.]+) NFE/s"),
-                      "busy_fraction": grab(r"busy[^0-9]*([0-9.]+)")}))
+                      "images_per_s": grab(r"done: .*?([0-9.]+) img/s"),
+                      "nfe_per_s": grab(r"done: .*?([0-9.]+) NFE/s"),
+                      "busy_fraction": grab(r"busy fraction min [0-9.]+ mean ([0-9.]+)")}))
 
 
 def med(rows, key):

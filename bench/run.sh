@@ -42,3 +42,4 @@ for p in 1 2; do
     "$PYTHON" bench/report.py --farm-line "$OUT/sample$p.log" --ranks $p >> "$RAW"
 done
 "$PYTHON" bench/report.py --raw "$RAW" --out bench/results.json
+"$PYTHON" bench/scaling.py

@@ -375,6 +375,10 @@ static int setting_build(Setting *st, const char *name, const Kv *kv, int n,
         snprintf(err, errlen, "%s: %s", sampler_where ? sampler_where : "--sampler", e);
         return -1;
     }
+    /* images live in [-1,1]: clip the predicted x0 of ddpm/ddim there by default (as
+     * improved-diffusion's clip_denoised); unclipped, the 1/sqrt(alpha_bar) amplification
+     * at high noise leaves speckle in few-thousand-step models. --clip 0 turns it off. */
+    if (st->sc.kind == SAMPLER_DDPM || st->sc.kind == SAMPLER_DDIM) st->sc.clip = 1;
     for (int i = 0; i < n; i++) {
         if (!strcmp(kv[i].key, "sampler") || !strcmp(kv[i].key, "class")) continue;
         if (sampler_config_set(&st->sc, kv[i].key, kv[i].value, e, sizeof e)) {
@@ -1203,7 +1207,7 @@ int job_sample(int argc, char **argv)
         {"rho", CLI_STR, &a.rho, "R", "ode, dpmpp2m: Karras sigma spacing exponent (default 7)", 0},
         {"sigma-max", CLI_STR, &a.sigma_max, "S", "ode, dpmpp2m: start at min(S, the schedule's sigma_max) (default 80; 0 = the schedule's)", 0},
         {"denoise", CLI_STR, &a.denoise, "0|1", "langevin, pc: finish with a noise-free step (default 1)", 0},
-        {"clip", CLI_STR, &a.clip, "0|1", "ddpm, ddim: clip the predicted x0 to [-1,1] (default 0)", 0},
+        {"clip", CLI_STR, &a.clip, "0|1", "ddpm, ddim: clip the predicted x0 to [-1,1] (default 1)", 0},
         {"guidance", CLI_STR, &a.guidance, "W", "classifier-free guidance weight w (default 0 = off; needs a class)", 0},
         {"class", CLI_STR, &a.cls, "K", "class of every image, 0..num_classes-1 (default: none, the null label)", 0},
         {"class-per-seed", CLI_FLAG, &a.class_per_seed, NULL, "class of each image = its seed % num_classes", 0},

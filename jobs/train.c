@@ -107,6 +107,7 @@ static void write_preview(const DdmConfig *cfg, const Schedule *sched, const flo
     if (cfg->diffusion.process == PROC_VP) {
         sampler_config_init(&sc, "ddim", err, sizeof err);
         sc.steps = 20 < sched->n ? 20 : sched->n;
+        sc.clip = 1; /* as ddm sample's default for images */
     } else {
         sampler_config_init(&sc, "ode", err, sizeof err);
         sc.steps = 18;

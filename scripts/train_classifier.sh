@@ -5,7 +5,7 @@
 #
 #   scripts/train_classifier.sh [OUT_DIR] [extra 'ddm train' options...]
 #     OUT_DIR   where the data files and the run folder go (default: runs/classifier)
-#   environment: STEPS (default 3000), BATCH (128), LR (2e-3), RANKS (1; > 1 runs under
+#   environment: STEPS (default 8000), BATCH (128), LR (2e-3), RANKS (1; > 1 runs under
 #   mpirun), OMP_NUM_THREADS (threads per rank).
 #
 # Resumes by itself (ddm train does): rerun after an interruption. The run folder
@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DDM=${DDM:-$ROOT/bin/ddm}
 OUT=${1:-runs/classifier}
 [ $# -gt 0 ] && shift
-STEPS=${STEPS:-3000}
+STEPS=${STEPS:-8000}
 BATCH=${BATCH:-128}
 LR=${LR:-2e-3}
 RANKS=${RANKS:-1}
