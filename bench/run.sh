@@ -10,6 +10,7 @@ REPS=${BENCH_REPS:-3}
 T=${BENCH_THREADS:-$(nproc)}
 INNER=${BENCH_INNER:-5}
 OUT=${BENCH_DIR:-$(mktemp -d /tmp/ddm-bench.XXXXXX)}
+mkdir -p "$OUT"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_mpi_yield_when_idle=1
 RAW=$OUT/raw.jsonl
@@ -29,7 +30,7 @@ done
 D=$OUT/fm.h5
 bin/ddm prep --from fashion-mnist --split test --pad 2 --limit 2048 --out "$D" > /dev/null
 OMP_NUM_THREADS=1 mpirun -n 2 --bind-to none bin/ddm train --data "$D" --out "$OUT/run2" --cache \
-    --set train.batch=64 --set train.max_steps=30 --set train.log_every=10 --set train.ckpt_every=0 \
+    --set train.batch=64 --set train.max_steps=30 --set train.log_every=10 --set train.ckpt_every=1000 \
     --set train.threads=1 > "$OUT/train2.log" 2>&1 || { cat "$OUT/train2.log"; exit 1; }
 tail -n 2 "$OUT/run2/metrics.jsonl" | sed 's/^{/{"side": "ddm", "mode": "mpi_train", /' >> "$RAW"
 
