@@ -54,7 +54,8 @@ build/libddm.a: $(LIB_OBJ)
 
 bin/ddm: $(JOB_OBJ) build/libddm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $(JOB_OBJ) build/libddm.a $(LDLIBS_ALL)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@.tmp $(JOB_OBJ) build/libddm.a $(LDLIBS_ALL)
+	mv -f $@.tmp $@
 
 bin/tests/%: build/tests/%.o $(TESTLIB_OBJ) build/libddm.a
 	@mkdir -p $(dir $@)

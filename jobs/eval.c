@@ -281,9 +281,11 @@ static void extractor_parse(Extractor *e, const char *spec, double ema)
         e->S = e->cc.image_size;
         e->d = e->cc.feat_dim;
         e->k = e->cc.num_classes;
-        if (ema >= 0) { /* the rate must be there (said here, once, before any rank loads) */
-            double rates[CKPT_MAX_EMA * 2];
-            int n = ckpt_ema_rates(e->ckpt, rates, CKPT_MAX_EMA * 2), found = 0;
+        /* which weights: --ema RATE (must be there: said here, once, before any rank loads),
+         * else /model, else (a slim checkpoint, scripts/slim_ckpt.py) its first EMA copy */
+        double rates[CKPT_MAX_EMA * 2];
+        int n = ckpt_ema_rates(e->ckpt, rates, CKPT_MAX_EMA * 2), found = 0;
+        if (ema >= 0) {
             char list[256] = "";
             size_t off = 0;
             for (int i = 0; i < n; i++) {
@@ -291,6 +293,14 @@ static void extractor_parse(Extractor *e, const char *spec, double ema)
                 if (off < sizeof list) off += (size_t)snprintf(list + off, sizeof list - off, "%s%.10g", i ? ", " : "", rates[i]);
             }
             if (!found) ddm_die("--ema %.10g: %s has no EMA weights at that rate (it has: %s)", ema, e->ckpt, n ? list : "none");
+        } else {
+            hid_t f = h5_open(e->ckpt, H5F_ACC_RDONLY, H5P_DEFAULT);
+            const int has_model = h5_exists(f, "model");
+            h5_close(f);
+            if (!has_model) {
+                if (n == 0) ddm_die("%s: holds neither /model nor EMA weights", e->ckpt);
+                e->ema = ema = rates[0];
+            }
         }
         struct stat st;
         if (stat(e->ckpt, &st) != 0) ddm_die("%s: %s", e->ckpt, strerror(errno));
@@ -1073,7 +1083,7 @@ int job_eval(int argc, char **argv)
         {"kid-subsets", CLI_INT, &a.kid_subsets, "N", "KID: number of subsets (default 100)", 0},
         {"kid-subset-size", CLI_INT, &a.kid_subset_size, "M", "KID: rows per subset, capped at the set sizes (default 1000)", 0},
         {"seed", CLI_LONG, &a.seed, "S", "KID: seed of the subset draws (default 0)", 0},
-        {"ema", CLI_DOUBLE, &a.ema, "RATE", "classifier: use the EMA weights of this rate (default: the trained weights /model)", 0},
+        {"ema", CLI_DOUBLE, &a.ema, "RATE", "classifier: use the EMA weights of this rate (default: the trained weights /model, or the EMA copy of a slim checkpoint)", 0},
         {"allow-partial", CLI_FLAG, &a.allow_partial, NULL, "score the finished rows of an unfinished samples file", 0},
         {"no-cache", CLI_FLAG, &a.no_cache, NULL, "neither read nor write the reference statistics cache", 0},
         {"threads", CLI_INT, &a.threads, "T", "threads per rank (default 0 = OMP_NUM_THREADS, else all the rank has)", 0},
