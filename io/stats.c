@@ -13,6 +13,7 @@
 
 #include "core/common.h"
 #include "io/h5.h"
+#include "io/npz.h"
 
 /* ---------------------------------------------------------------- HDF5 */
 
@@ -169,86 +170,8 @@ void stats_free(StatsData *s)
     memset(s, 0, sizeof *s);
 }
 
-/* ---------------------------------------------------------------- .npz
- * A zip archive of stored (uncompressed) members, as numpy.savez writes it; each member
- * an .npy v1.0 file: magic "\x93NUMPY", version 1.0, a little-endian uint16 header length,
- * a Python dict literal padded with spaces to a multiple of 64 bytes ending in '\n', then
- * the raw little-endian data. (jobs/export.c has its own writer for image arrays; it is
- * static there.) */
-
-/* CRC-32 of zip (IEEE 802.3, reflected, polynomial 0xEDB88320) */
-static uint32_t crc_table[256];
-static int crc_ready = 0;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-    crc_ready = 1;
-}
-
-static uint32_t crc_update(uint32_t crc, const unsigned char *p, size_t n)
-{
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-typedef struct {
-    FILE *f;
-    const char *path;
-    uint64_t pos;
-    uint16_t dos_time, dos_date;
-    int nm;
-    struct {
-        char name[16];
-        uint32_t crc, size, offset;
-    } m[2];
-} NpzZip;
-
-static void zput(NpzZip *z, const void *p, size_t n)
-{
-    if (n && fwrite(p, 1, n, z->f) != n) ddm_die("%s: write failed: %s", z->path, strerror(errno));
-    z->pos += n;
-}
-
-static void zput16(NpzZip *z, uint32_t v)
-{
-    unsigned char b[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-    zput(z, b, 2);
-}
-
-static void zput32(NpzZip *z, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    zput(z, b, 4);
-}
-
-/* .npy header for a float64 C-order array of nd (1 or 2) dims; returns its length */
-static size_t npy_f64_header(char *buf, size_t cap, int nd, int d)
-{
-    char dict[160];
-    int dl = nd == 1
-                 ? snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%d,), }", d)
-                 : snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }", d, d);
-    size_t total = (10 + (size_t)dl + 1 + 63) / 64 * 64;
-    DDM_ASSERT(total <= cap, "npy header too long");
-    size_t hl = total - 10;
-    memcpy(buf, "\x93NUMPY\x01\x00", 8);
-    buf[8] = (char)(hl & 0xff);
-    buf[9] = (char)(hl >> 8);
-    memcpy(buf + 10, dict, (size_t)dl);
-    memset(buf + 10 + dl, ' ', hl - (size_t)dl - 1);
-    buf[total - 1] = '\n';
-    return total;
-}
-
-/* doubles as little-endian bytes, a block at a time, into crc (f == NULL) or the file */
-static uint32_t npz_doubles(NpzZip *z, const double *x, size_t n, uint32_t crc, int write)
+/* little-endian float64 bytes of x into the open member, a block at a time */
+static void npz_put_doubles(NpzWriter *z, const double *x, size_t n)
 {
     unsigned char buf[8 * 512];
     for (size_t i0 = 0; i0 < n; i0 += 512) {
@@ -258,107 +181,19 @@ static uint32_t npz_doubles(NpzZip *z, const double *x, size_t n, uint32_t crc, 
             memcpy(&u, &x[i0 + i], 8);
             for (int b = 0; b < 8; b++) buf[8 * i + (size_t)b] = (unsigned char)(u >> (8 * b));
         }
-        if (write) zput(z, buf, 8 * m);
-        else crc = crc_update(crc, buf, 8 * m);
+        npz_write(z, buf, 8 * m);
     }
-    return crc;
-}
-
-static void npz_member(NpzZip *z, const char *name, const double *x, int nd, int d)
-{
-    char hdr[256];
-    size_t hl = npy_f64_header(hdr, sizeof hdr, nd, d);
-    size_t count = nd == 1 ? (size_t)d : (size_t)d * (size_t)d;
-    uint64_t size = hl + 8 * (uint64_t)count;
-    if (size >= 0xffffffffu || z->pos + size >= 0xffffffffu)
-        ddm_die("%s: %s would be %llu bytes: too large for a plain zip (D = %d)", z->path, name,
-                (unsigned long long)size, d);
-    uint32_t crc = crc_update(0, (const unsigned char *)hdr, hl);
-    crc = npz_doubles(z, x, count, crc, 0);
-    int i = z->nm++;
-    snprintf(z->m[i].name, sizeof z->m[i].name, "%s", name);
-    z->m[i].crc = crc;
-    z->m[i].size = (uint32_t)size;
-    z->m[i].offset = (uint32_t)z->pos;
-    uint16_t nl = (uint16_t)strlen(name);
-    zput32(z, 0x04034b50); /* local file header */
-    zput16(z, 20);         /* version needed: 2.0 */
-    zput16(z, 0);          /* flags */
-    zput16(z, 0);          /* method: stored */
-    zput16(z, z->dos_time);
-    zput16(z, z->dos_date);
-    zput32(z, crc);
-    zput32(z, (uint32_t)size); /* compressed */
-    zput32(z, (uint32_t)size); /* uncompressed */
-    zput16(z, nl);
-    zput16(z, 0); /* extra */
-    zput(z, name, nl);
-    zput(z, hdr, hl);
-    npz_doubles(z, x, count, 0, 1);
-}
-
-static void npz_finish(NpzZip *z)
-{
-    uint32_t cd_start = (uint32_t)z->pos;
-    for (int i = 0; i < z->nm; i++) {
-        uint16_t nl = (uint16_t)strlen(z->m[i].name);
-        zput32(z, 0x02014b50); /* central directory entry */
-        zput16(z, 3 << 8 | 20); /* made by: Unix, 2.0 */
-        zput16(z, 20);
-        zput16(z, 0);
-        zput16(z, 0);
-        zput16(z, z->dos_time);
-        zput16(z, z->dos_date);
-        zput32(z, z->m[i].crc);
-        zput32(z, z->m[i].size);
-        zput32(z, z->m[i].size);
-        zput16(z, nl);
-        zput16(z, 0); /* extra */
-        zput16(z, 0); /* comment */
-        zput16(z, 0); /* disk */
-        zput16(z, 0); /* internal attributes */
-        zput32(z, (uint32_t)0100644 << 16); /* external: regular file rw-r--r-- */
-        zput32(z, z->m[i].offset);
-        zput(z, z->m[i].name, nl);
-    }
-    uint32_t cd_size = (uint32_t)z->pos - cd_start;
-    zput32(z, 0x06054b50); /* end of central directory */
-    zput16(z, 0);
-    zput16(z, 0);
-    zput16(z, (uint32_t)z->nm);
-    zput16(z, (uint32_t)z->nm);
-    zput32(z, cd_size);
-    zput32(z, cd_start);
-    zput16(z, 0);
 }
 
 void stats_write_npz(const char *path, const double *mu, const double *sigma, int d)
 {
-    if (!crc_ready) crc_init();
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) ddm_die("%s: is a folder", path);
-    char *tmp = h5_tmp_name(path);
-    NpzZip z;
-    memset(&z, 0, sizeof z);
-    z.path = path;
-    z.f = fopen(tmp, "wb");
-    if (!z.f) ddm_die("%s: cannot create: %s", path, strerror(errno));
-    time_t now = time(NULL);
-    struct tm tmv;
-    localtime_r(&now, &tmv);
-    z.dos_time = (uint16_t)(tmv.tm_hour << 11 | tmv.tm_min << 5 | tmv.tm_sec / 2);
-    z.dos_date = (uint16_t)((tmv.tm_year - 80) << 9 | (tmv.tm_mon + 1) << 5 | tmv.tm_mday);
-    npz_member(&z, "mu.npy", mu, 1, d);
-    npz_member(&z, "sigma.npy", sigma, 2, d);
-    npz_finish(&z);
-    if (fflush(z.f) != 0 || ferror(z.f)) {
-        unlink(tmp);
-        ddm_die("%s: write failed: %s", path, strerror(errno));
-    }
-    if (fclose(z.f) != 0) {
-        unlink(tmp);
-        ddm_die("%s: write failed: %s", path, strerror(errno));
-    }
-    h5_commit_tmp(tmp, path); /* fsync + rename: nothing HDF5-specific */
-    free(tmp);
+    NpzWriter *z = npz_open(path);
+    size_t s1[1] = {(size_t)d}, s2[2] = {(size_t)d, (size_t)d};
+    npz_begin_array(z, "mu", "<f8", 1, s1, 8);
+    npz_put_doubles(z, mu, (size_t)d);
+    npz_end_array(z);
+    npz_begin_array(z, "sigma", "<f8", 2, s2, 8);
+    npz_put_doubles(z, sigma, (size_t)d * (size_t)d);
+    npz_end_array(z);
+    npz_close(z);
 }
