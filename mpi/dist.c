@@ -47,21 +47,6 @@ void dist_mpi_fail(int rc, const char *what, const char *file, int line)
     ddm_die_at(file, line, "rank %d: %s failed: %s", g_dist.rank, what, msg);
 }
 
-double dist_allreduce_mean(float *x, size_t n)
-{
-    double t0 = ddm_now();
-    if (g_dist.size > 1) {
-        /* MPI counts are int: go in chunks for very large blocks */
-        for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
-            size_t m = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
-            MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x + off, (int)m, MPI_FLOAT, MPI_SUM, g_dist.comm));
-        }
-        const float s = 1.0f / (float)g_dist.size;
-        for (size_t i = 0; i < n; i++) x[i] *= s;
-    }
-    return ddm_now() - t0;
-}
-
 double dist_allreduce_sum(float *x, size_t n)
 {
     double t0 = ddm_now();

@@ -24,8 +24,6 @@ int dist_is_root(void);
     do { int mpi_rc_ = (call); if (mpi_rc_ != MPI_SUCCESS) dist_mpi_fail(mpi_rc_, #call, __FILE__, __LINE__); } while (0)
 _Noreturn void dist_mpi_fail(int rc, const char *what, const char *file, int line);
 
-/* Sum a float block over ranks in place, then scale by 1/size (mean). Returns seconds. */
-double dist_allreduce_mean(float *x, size_t n);
 /* Sum a float block over ranks in place. Returns seconds. */
 double dist_allreduce_sum(float *x, size_t n);
 void dist_allreduce_sum_d(double *x, size_t n);
