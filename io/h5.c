@@ -120,22 +120,22 @@ void h5_attr_set_str(hid_t obj, const char *name, const char *value)
     H5OK(H5Tset_strpad(t, H5T_STR_NULLTERM));
     hid_t s = H5Screate(H5S_SCALAR);
     attr_write(obj, name, t, s, value);
-    H5Sclose(s);
-    H5Tclose(t);
+    H5OK(H5Sclose(s));
+    H5OK(H5Tclose(t));
 }
 
 void h5_attr_set_i64(hid_t obj, const char *name, int64_t value)
 {
     hid_t s = H5Screate(H5S_SCALAR);
     attr_write(obj, name, H5T_NATIVE_INT64, s, &value);
-    H5Sclose(s);
+    H5OK(H5Sclose(s));
 }
 
 void h5_attr_set_f64(hid_t obj, const char *name, double value)
 {
     hid_t s = H5Screate(H5S_SCALAR);
     attr_write(obj, name, H5T_NATIVE_DOUBLE, s, &value);
-    H5Sclose(s);
+    H5OK(H5Sclose(s));
 }
 
 void h5_attr_set_bytes(hid_t obj, const char *name, const void *data, size_t n)
@@ -143,7 +143,7 @@ void h5_attr_set_bytes(hid_t obj, const char *name, const void *data, size_t n)
     hsize_t d = n;
     hid_t s = H5Screate_simple(1, &d, NULL);
     attr_write(obj, name, H5T_NATIVE_UINT8, s, data);
-    H5Sclose(s);
+    H5OK(H5Sclose(s));
 }
 
 int h5_attr_get_str(hid_t obj, const char *name, char **value)
@@ -156,24 +156,24 @@ int h5_attr_get_str(hid_t obj, const char *name, char **value)
     if (H5Tis_variable_str(t) > 0) {
         char *v = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
+        H5OK(H5Tset_size(mt, H5T_VARIABLE));
         H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8; HDF5 won't convert */
         H5OK(H5Aread(a, mt, &v));
         *value = xstrdup(v ? v : "");
         H5free_memory(v);
-        H5Tclose(mt);
+        H5OK(H5Tclose(mt));
     } else {
         size_t n = H5Tget_size(t);
         char *v = xcalloc(n + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, n + 1);
-        H5Tset_cset(mt, H5Tget_cset(t));
+        H5OK(H5Tset_size(mt, n + 1));
+        H5OK(H5Tset_cset(mt, H5Tget_cset(t)));
         H5OK(H5Aread(a, mt, v));
-        H5Tclose(mt);
+        H5OK(H5Tclose(mt));
         *value = v;
     }
-    H5Tclose(t);
-    H5Aclose(a);
+    H5OK(H5Tclose(t));
+    H5OK(H5Aclose(a));
     return 1;
 }
 
@@ -186,8 +186,8 @@ static int attr_read_num(hid_t obj, const char *name, hid_t memtype, void *out)
     H5T_class_t c = H5Tget_class(t);
     if (c != H5T_INTEGER && c != H5T_FLOAT) ddm_die("attribute '%s' is not a number", name);
     H5OK(H5Aread(a, memtype, out));
-    H5Tclose(t);
-    H5Aclose(a);
+    H5OK(H5Tclose(t));
+    H5OK(H5Aclose(a));
     return 1;
 }
 
@@ -210,8 +210,8 @@ int h5_attr_get_bytes(hid_t obj, const char *name, void *data, size_t n)
     hssize_t np = H5Sget_simple_extent_npoints(s);
     if (np != (hssize_t)n) ddm_die("attribute '%s' has %lld bytes, expected %zu", name, (long long)np, n);
     H5OK(H5Aread(a, H5T_NATIVE_UINT8, data));
-    H5Sclose(s);
-    H5Aclose(a);
+    H5OK(H5Sclose(s));
+    H5OK(H5Aclose(a));
     return 1;
 }
 
@@ -223,7 +223,7 @@ void h5_make_parents(hid_t loc, const char *name)
         if (H5Lexists(loc, p, H5P_DEFAULT) <= 0) {
             hid_t g = H5Gcreate2(loc, p, H5P_DEFAULT, h5_untimed_gcpl(), H5P_DEFAULT);
             H5OK(g);
-            H5Gclose(g);
+            H5OK(H5Gclose(g));
         }
         *s = '/';
     }
@@ -254,8 +254,8 @@ static void write_dense(hid_t loc, const char *name, hid_t type, const void *x, 
     hid_t d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, h5_untimed_dcpl(), H5P_DEFAULT);
     H5OK(d);
     H5OK(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x));
-    H5Dclose(d);
-    H5Sclose(s);
+    H5OK(H5Dclose(d));
+    H5OK(H5Sclose(s));
 }
 
 void h5_write_f32(hid_t loc, const char *name, const float *x, int ndim, const hsize_t *dims)
@@ -277,8 +277,8 @@ int h5_shape(hid_t loc, const char *name, hsize_t dims[8])
     int nd = H5Sget_simple_extent_ndims(s);
     if (nd > 8) nd = 8;
     if (nd > 0) H5Sget_simple_extent_dims(s, dims, NULL);
-    H5Sclose(s);
-    H5Dclose(d);
+    H5OK(H5Sclose(s));
+    H5OK(H5Dclose(d));
     return nd;
 }
 
@@ -309,7 +309,7 @@ static void read_dense(hid_t loc, const char *path, const char *name, hid_t type
     H5OK(d);
     if (H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0)
         ddm_die("%s: cannot read dataset '%s' (file damaged or truncated?)", path, name);
-    H5Dclose(d);
+    H5OK(H5Dclose(d));
 }
 
 void h5_read_f32(hid_t loc, const char *path, const char *name, float *x, int ndim,

@@ -64,7 +64,9 @@ static const char SYNOPSIS[] =
 static const char DESCRIPTION[] =
     "Score the finished samples (done=1) of each sampler group of FILE.h5 against a\n"
     "reference: a dataset file (from 'ddm prep') or a stats file (a cache written by this\n"
-    "command). Features (--features):\n"
+    "command). FILE.h5 may also be a dataset file, scored as one group 'data': a held-out\n"
+    "split gives the floor of a metric, 'ddm prep --from noise:N' the ceiling.\n"
+    "Features (--features):\n"
     "  classifier:CKPT.h5|RUN_DIR  penultimate activations (D = 128) and class\n"
     "                              probabilities of a classifier trained with\n"
     "                              'ddm train --task classifier' (smaller images are padded:\n"
@@ -75,6 +77,8 @@ static const char DESCRIPTION[] =
     "                              ~0.2 s per image per core; no Inception Score)\n"
     "Metrics: fid (pytorch-fid's mu/sigma, unbiased covariance), kid (clean-fid's subsets,\n"
     "cubic kernel), is (10 splits, the classifier's softmax), pr (improved precision/recall, k = 3).\n"
+    "With classifier features, samples drawn for a class (--class, --class-per-seed) also get\n"
+    "their class match: the share the classifier assigns to the requested class.\n"
     "The reference statistics are cached beside a reference dataset, in\n"
     "REF.stats-<extractor>.h5 (reused while extractor and dataset are unchanged), with the\n"
     "feature rows of up to --ref-features reference images (evenly spread) for KID and P/R.\n"
@@ -686,8 +690,38 @@ typedef struct {
     /* results (NaN = not computed) */
     int64_t n, n_ref_rows;
     double fid, kid, kid_std, is, is_std, precision, recall, seconds;
+    double class_match; /* share of samples the classifier puts in their requested class */
     int kid_subsets, kid_subset_size;
 } GroupResult;
+
+/* The share of the used rows (rows[0..n)) whose classifier argmax (probs, n x K) equals
+ * the row's label in the samples file; NaN when a row has no class label (-1, an
+ * unconditional sample) or a label the classifier does not know. Every rank calls it. */
+static double class_match(hid_t f, DatasetFile *ds, const char *path, const char *group, const int64_t *rows,
+                          int64_t n, const float *probs, int K)
+{
+    if (n <= 0) return NAN;
+    if (ds && ds->labels < 0) return NAN;
+    const int64_t last = rows[n - 1] + 1;
+    int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)last);
+    if (ds) dataset_read_labels(ds, 0, (size_t)last, lab);
+    else samples_read_rows(f, path, group, 0, last, NULL, NULL, lab, NULL);
+    int64_t hit = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t l = lab[rows[i]];
+        if (l < 0 || l >= K) {
+            free(lab);
+            return NAN;
+        }
+        const float *p = probs + (size_t)i * (size_t)K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (p[k] > p[best]) best = k;
+        hit += best == l;
+    }
+    free(lab);
+    return (double)hit / (double)n;
+}
 
 /* Finished rows of a group, ascending (malloc'd); *n_done set. */
 static int64_t *done_rows(hid_t f, const char *path, const char *group, int64_t n, int64_t *n_done)
@@ -737,6 +771,8 @@ static void result_json(Buf *b, const GroupResult *g, const EvalArgs *a, const E
     buf_json_num(b, g->precision);
     buf_add(b, ", \"recall\": ");
     buf_json_num(b, g->recall);
+    buf_add(b, ", \"class_match\": ");
+    buf_json_num(b, g->class_match);
     buf_add(b, ", \"seconds\": %.3f, \"ref_seconds\": %.3f, \"ref_cached\": %s, \"n_ref_features\": %lld, \"kid_subsets\": %d, \"kid_subset_size\": %d, "
                "\"pr_k\": %d, \"ranks\": %d, \"threads\": %d}",
             g->seconds, r->seconds, r->from_cache || r->is_stats ? "true" : "false", (long long)g->n_ref_rows, g->kid_subsets, g->kid_subset_size, PR_K, dist_size(),
@@ -768,11 +804,11 @@ static void write_tables(const char *prefix, const GroupResult *g, int ng, const
 {
     Buf md = {0}, csv = {0};
     buf_add(&md, "Samples `%s` against `%s`; features: %s.\n\n", a->samples, a->ref, e->desc);
-    buf_add(&md, "| sampler | steps | eta | NFE | FID | KID | IS | P | R |\n");
-    buf_add(&md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    buf_add(&csv, "sampler,steps,eta,NFE,FID,KID,IS,P,R\n");
+    buf_add(&md, "| group | sampler | steps | eta | w | NFE | n | FID | KID | IS | P | R | class match |\n");
+    buf_add(&md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    buf_add(&csv, "group,sampler,steps,eta,guidance,NFE,n,FID,KID,IS,P,R,class_match\n");
     for (int i = 0; i < ng; i++) {
-        char eta[32], fid[32], kid[32], is[32], p[32], r[32];
+        char eta[32], fid[32], kid[32], is[32], p[32], r[32], cm[32];
         const SamplesGroupInfo *in = &g[i].info;
         fmt_eta(eta, sizeof eta, in->eta);
         fmt_val(fid, sizeof fid, g[i].fid, "%.4f", "-");
@@ -780,8 +816,9 @@ static void write_tables(const char *prefix, const GroupResult *g, int ng, const
         fmt_val(is, sizeof is, g[i].is, "%.4f", "-");
         fmt_val(p, sizeof p, g[i].precision, "%.4f", "-");
         fmt_val(r, sizeof r, g[i].recall, "%.4f", "-");
-        buf_add(&md, "| %s | %d | %s | %d | %s | %s | %s | %s | %s |\n", in->sampler, in->steps, eta, in->nfe,
-                fid, kid, is, p, r);
+        fmt_val(cm, sizeof cm, g[i].class_match, "%.4f", "-");
+        buf_add(&md, "| %s | %s | %d | %s | %g | %d | %lld | %s | %s | %s | %s | %s | %s |\n", g[i].name, in->sampler,
+                in->steps, eta, in->guidance, in->nfe, (long long)g[i].n, fid, kid, is, p, r, cm);
         fmt_eta(eta, sizeof eta, in->eta);
         if (in->eta < 0) eta[0] = '\0';
         fmt_val(fid, sizeof fid, g[i].fid, "%.6g", "");
@@ -789,7 +826,9 @@ static void write_tables(const char *prefix, const GroupResult *g, int ng, const
         fmt_val(is, sizeof is, g[i].is, "%.6g", "");
         fmt_val(p, sizeof p, g[i].precision, "%.6g", "");
         fmt_val(r, sizeof r, g[i].recall, "%.6g", "");
-        buf_add(&csv, "%s,%d,%s,%d,%s,%s,%s,%s,%s\n", in->sampler, in->steps, eta, in->nfe, fid, kid, is, p, r);
+        fmt_val(cm, sizeof cm, g[i].class_match, "%.6g", "");
+        buf_add(&csv, "%s,%s,%d,%s,%.10g,%d,%lld,%s,%s,%s,%s,%s,%s\n", g[i].name, in->sampler, in->steps, eta,
+                in->guidance, in->nfe, (long long)g[i].n, fid, kid, is, p, r, cm);
     }
     char *mdp = str_printf("%s.md", prefix), *csvp = str_printf("%s.csv", prefix);
     write_text_atomic(mdp, md.s, 1);
@@ -1069,7 +1108,7 @@ int job_eval(int argc, char **argv)
     a.kid_subsets = KID_SUBSETS;
     a.kid_subset_size = KID_SUBSET_SIZE;
     const CliOpt opts[] = {
-        {"samples", CLI_STR, &a.samples, "FILE.h5", "samples file made by 'ddm sample' (every group, or --group)", 0},
+        {"samples", CLI_STR, &a.samples, "FILE.h5", "samples file made by 'ddm sample' (every group, or --group), or a dataset file (one group 'data')", 0},
         {"ref", CLI_STR, &a.ref, "REF.h5", "reference: a dataset file, or a stats file written by ddm eval", 1},
         {"features", CLI_STR, &a.features, "SPEC", "classifier:CKPT.h5|RUN_DIR, pixels or inception:WEIGHTS.h5 (default pixels)", 0},
         {"metrics", CLI_STR, &a.metrics, "LIST", "comma list of fid,kid,is,pr (default: all the extractor allows; is needs the classifier)", 0},
@@ -1136,19 +1175,52 @@ int job_eval(int argc, char **argv)
     if (need_rows && a.ref_features <= PR_K)
         ddm_die("--ref-features %ld: KID and precision/recall need more than %d reference feature rows", a.ref_features, PR_K);
 
-    /* ---- the samples file: groups, finished rows, shapes ---- */
+    /* ---- the samples file: groups, finished rows, shapes. A dataset file (ddm prep) is
+     * one group "data" of finished rows: the floor (a held-out split) or the ceiling
+     * (noise) of a metric. ---- */
     hid_t sf = h5_open(a.samples, H5F_ACC_RDONLY, H5P_DEFAULT);
-    h5_require_kind(sf, a.samples, "samples");
+    char *skind = h5_get_kind(sf);
+    const int sds_open = skind && !strcmp(skind, "dataset");
+    free(skind);
+    DatasetFile sds;
+    memset(&sds, 0, sizeof sds);
     int ng = 0;
-    char **groups = pick_groups(sf, &a, &ng);
+    char **groups = NULL;
+    if (sds_open) {
+        H5OK(H5Fclose(sf));
+        sf = H5I_INVALID_HID;
+        dataset_open(&sds, a.samples);
+        if (a.group && strcmp(a.group, "data"))
+            ddm_die("%s: a dataset file has one group, 'data', not '%s'", a.samples, a.group);
+        ng = 1;
+        groups = xmalloc(sizeof(char *));
+        groups[0] = xstrdup("data");
+    } else {
+        h5_require_kind(sf, a.samples, "samples");
+        groups = pick_groups(sf, &a, &ng);
+    }
     GroupResult *res = xcalloc((size_t)ng, sizeof *res);
     int64_t **rows = xcalloc((size_t)ng, sizeof *rows);
     for (int i = 0; i < ng; i++) {
         GroupResult *g = &res[i];
         g->name = groups[i];
-        samples_group_info(sf, a.samples, g->name, &g->info);
         int64_t nd = 0;
-        rows[i] = done_rows(sf, a.samples, g->name, g->info.n, &nd);
+        if (sds_open) {
+            SamplesGroupInfo *in = &g->info;
+            in->sampler = xstrdup("data");
+            in->eta = -1;
+            in->class_label = -1;
+            in->n = in->n_done = (int64_t)sds.n;
+            in->c = sds.c;
+            in->h = sds.h;
+            in->w = sds.w;
+            nd = in->n;
+            rows[i] = xmalloc(sizeof(int64_t) * (size_t)(nd > 0 ? nd : 1));
+            for (int64_t r = 0; r < nd; r++) rows[i][r] = r;
+        } else {
+            samples_group_info(sf, a.samples, g->name, &g->info);
+            rows[i] = done_rows(sf, a.samples, g->name, g->info.n, &nd);
+        }
         if (nd == 0)
             ddm_die("%s: group %s: 0 of %lld rows done: nothing to evaluate", a.samples, g->name,
                     (long long)g->info.n);
@@ -1168,7 +1240,7 @@ int job_eval(int argc, char **argv)
         if ((mask & M_IS) && g->n < IS_SPLITS)
             ddm_die("%s: group %s: %lld samples: the Inception Score needs at least %d (one per split)", a.samples,
                     g->name, (long long)g->n, IS_SPLITS);
-        if (g->info.nfe <= 0) g->info.nfe = g->info.steps;
+        if (g->info.nfe <= 0 && !sds_open) g->info.nfe = g->info.steps;
         if (e.kind == FEAT_PIXELS) {
             const int d = g->info.c * g->info.h * g->info.w;
             if (i > 0 && d != e.d)
@@ -1318,15 +1390,20 @@ int job_eval(int argc, char **argv)
         free(d);
     }
     double *mu = xmalloc(sizeof(double) * (size_t)D), *sigma = xmalloc(sizeof(double) * (size_t)D * D);
+    float *ref_radii = NULL; /* k-NN radii of the reference rows, for P/R */
     for (int gi = 0; gi < ng; gi++) {
         GroupResult *g = &res[gi];
-        g->fid = g->kid = g->kid_std = g->is = g->is_std = g->precision = g->recall = NAN;
+        g->fid = g->kid = g->kid_std = g->is = g->is_std = g->precision = g->recall = g->class_match = NAN;
         double t0 = ddm_now();
         ImageSet s;
         memset(&s, 0, sizeof s);
         s.path = a.samples;
         s.label = str_printf("group %s", g->name);
         s.file = sf;
+        if (sds_open) {
+            s.is_dataset = 1;
+            s.ds = sds;
+        }
         s.group = g->name;
         s.c = g->info.c;
         s.h = g->info.h;
@@ -1338,7 +1415,7 @@ int job_eval(int argc, char **argv)
         float *keep = NULL, *probs = NULL;
         int64_t nkeep = 0;
         const int64_t nloc = extract_part(&e, &s, &fs, NULL, 0, 1, need_rows ? &keep : NULL, &nkeep,
-                                          (mask & M_IS) ? &probs : NULL);
+                                          e.k > 0 ? &probs : NULL);
         fid_stats_allreduce(&fs, g_dist.comm);
         featstats_mean_cov(&fs, mu, sigma);
         featstats_free(&fs);
@@ -1362,18 +1439,22 @@ int job_eval(int argc, char **argv)
             }
             if (mask & M_PR) {
                 PrResult pr;
-                pairwise_precision_recall(&pr, ref_rows, (size_t)n_ref_rows, all, (size_t)nall, D, PR_K, g_dist.comm);
+                if (!ref_radii) /* once for every group */
+                    ref_radii = pairwise_knn_radii(ref_rows, (size_t)n_ref_rows, D, PR_K, g_dist.comm);
+                pairwise_precision_recall(&pr, ref_rows, (size_t)n_ref_rows, ref_radii, all, (size_t)nall, D, PR_K,
+                                          g_dist.comm);
                 g->precision = pr.precision;
                 g->recall = pr.recall;
             }
             g->n_ref_rows = n_ref_rows;
             free(all);
         }
-        if (mask & M_IS) {
+        if (e.k > 0) { /* a classifier: IS and the share of the requested class */
             int64_t np = 0;
             float *allp = gather_rows(probs, nloc, e.k, &np);
             DDM_ASSERT(np == g->n, "gathered %lld probability rows, expected %lld", (long long)np, (long long)g->n);
-            if (root) metrics_inception_score(&g->is, &g->is_std, allp, (size_t)np, e.k, IS_SPLITS);
+            if (root && (mask & M_IS)) metrics_inception_score(&g->is, &g->is_std, allp, (size_t)np, e.k, IS_SPLITS);
+            g->class_match = class_match(sf, sds_open ? &sds : NULL, a.samples, g->name, rows[gi], g->n, allp, e.k);
             free(allp);
         }
         free(keep);
@@ -1385,9 +1466,12 @@ int job_eval(int argc, char **argv)
         const SamplesGroupInfo *in = &g->info;
         char eta[32], line[1024];
         fmt_eta(eta, sizeof eta, in->eta);
-        int off = snprintf(line, sizeof line, "eval: %s (%s, %d steps, eta %s%s, NFE %d): %lld samples vs %lld:",
-                           g->name, in->sampler, in->steps, eta, in->guidance != 0 ? ", guided" : "", in->nfe,
-                           (long long)g->n, (long long)ref.st.n);
+        int off = sds_open
+                      ? snprintf(line, sizeof line, "eval: %s (the dataset file's images): %lld images vs %lld:",
+                                 g->name, (long long)g->n, (long long)ref.st.n)
+                      : snprintf(line, sizeof line, "eval: %s (%s, %d steps, eta %s%s, NFE %d): %lld samples vs %lld:",
+                                 g->name, in->sampler, in->steps, eta, in->guidance != 0 ? ", guided" : "", in->nfe,
+                                 (long long)g->n, (long long)ref.st.n);
         if (mask & M_FID) off += snprintf(line + off, sizeof line - (size_t)off, "  FID %.4f", g->fid);
         if (mask & M_KID)
             off += snprintf(line + off, sizeof line - (size_t)off, "  KID %.6f +- %.6f", g->kid, g->kid_std);
@@ -1395,6 +1479,8 @@ int job_eval(int argc, char **argv)
         if (mask & M_PR)
             off += snprintf(line + off, sizeof line - (size_t)off, "  precision %.4f recall %.4f", g->precision,
                             g->recall);
+        if (isfinite(g->class_match))
+            off += snprintf(line + off, sizeof line - (size_t)off, "  class match %.4f", g->class_match);
         snprintf(line + off, sizeof line - (size_t)off, "  (%.1f s, features %.1f s)", g->seconds, t_feat);
         printf("%s\n", line);
         if (a.verbose && (mask & M_FID))
@@ -1452,6 +1538,7 @@ int job_eval(int argc, char **argv)
     free(groups);
     free(res);
     free(rows);
+    free(ref_radii);
     if (ref_rows != ref.st.features) free(ref_rows);
     stats_free(&ref.st);
     free(ref.cache);
@@ -1459,7 +1546,8 @@ int job_eval(int argc, char **argv)
     free(out_path);
     free(mu);
     free(sigma);
-    h5_close(sf);
+    if (sds_open) dataset_close(&sds);
+    else h5_close(sf);
     extractor_free(&e);
     dist_finalize();
     return 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/rng.h"
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/idx.h"
@@ -107,6 +108,35 @@ static void source_fmnist(Source *s, const char *split, size_t limit)
     size_t n = strlen(im) + 64;
     s->source = xmalloc(n);
     snprintf(s->source, n, "fashion-mnist %s split (%s)", split, im);
+}
+
+/* noise:N[,CxHxW]: N images of uniform bytes (Philox seed 0, stream 0: the same file
+ * every time), the ceiling of a metric; no labels */
+static void source_noise(Source *s, const char *spec)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(spec, &end, 10);
+    int c = 1, h = 32, w = 32;
+    if (errno || end == spec || n < 1 || n > 100000000LL ||
+        (*end && (*end != ',' || sscanf(end + 1, "%dx%dx%d", &c, &h, &w) != 3)))
+        ddm_die("ddm prep: --from noise:%s: expected noise:N[,CxHxW] with N >= 1, e.g. noise:10000,1x32x32", spec);
+    if ((c != 1 && c != 3) || h < 1 || w < 1 || h > 16384 || w > 16384)
+        ddm_die("ddm prep: --from noise:%s: channels must be 1 or 3 and sizes 1..16384", spec);
+    s->n = (size_t)n;
+    s->c = c;
+    s->h = h;
+    s->w = w;
+    s->idx.n = s->n;
+    s->idx.h = h;
+    s->idx.w = w;
+    const size_t total = s->n * (size_t)c * h * w;
+    s->idx.images = xmalloc(total);
+    Rng r;
+    rng_init(&r, 0, 0);
+    for (size_t i = 0; i < total; i++) s->idx.images[i] = (uint8_t)(rng_u32(&r) >> 24);
+    s->source = xmalloc(96);
+    snprintf(s->source, 96, "uniform noise, %lld images %dx%dx%d (Philox seed 0)", n, c, h, w);
 }
 
 static int is_png_name(const char *name)
@@ -225,7 +255,7 @@ static void source_pngdir(Source *s, const char *dir, size_t limit, int resize)
 static uint8_t *source_row(const Source *s, size_t i, int *h, int *w)
 {
     if (!s->files) {
-        size_t sz = (size_t)s->h * s->w;
+        size_t sz = (size_t)s->c * s->h * s->w;
         uint8_t *p = xmalloc(sz);
         memcpy(p, s->idx.images + i * sz, sz);
         *h = s->h;
@@ -270,6 +300,8 @@ static const char DESCRIPTION[] =
     "  png-dir:DIR            a folder of PNGs; with sub-folders, each sub-folder is a class\n"
     "                         (sorted by name; class_names = folder names). 1 channel when\n"
     "                         every PNG is gray, else 3 (RGB; alpha dropped)\n"
+    "  noise:N[,CxHxW]        N images of uniform random bytes (default 1x32x32; the same\n"
+    "                         every time): the ceiling of FID and friends, via ddm eval\n"
     "Each image is resized first (--resize), then padded (--pad). Runs on one process\n"
     "(rank 0); the output appears only when complete.";
 
@@ -285,7 +317,7 @@ int job_prep(int argc, char **argv)
     int pad = 0, resize = 0;
     long limit = 0;
     const CliOpt opts[] = {
-        {"from", CLI_STR, &from, "SRC", "what to import: fashion-mnist, idx:IMAGES[,LABELS], png-dir:DIR", 1},
+        {"from", CLI_STR, &from, "SRC", "what to import: fashion-mnist, idx:IMAGES[,LABELS], png-dir:DIR, noise:N[,CxHxW]", 1},
         {"out", CLI_STR, &out, "FILE.h5", "the dataset file to write (replaced atomically)", 1},
         {"split", CLI_STR, &split, "train|test", "fashion-mnist split: train (60000) or test (10000); default train", 0},
         {"pad", CLI_INT, &pad, "N", "zero pixels added on each side, e.g. 28->32 with 2; default 0", 0},
@@ -306,9 +338,10 @@ int job_prep(int argc, char **argv)
         ddm_die("ddm prep: --split must be train or test, not '%s'", split);
     int is_fm = strcmp(from, "fashion-mnist") == 0;
     int is_idx = strncmp(from, "idx:", 4) == 0, is_png = strncmp(from, "png-dir:", 8) == 0;
-    if (!is_fm && !is_idx && !is_png)
+    int is_noise = strncmp(from, "noise:", 6) == 0;
+    if (!is_fm && !is_idx && !is_png && !is_noise)
         ddm_die("ddm prep: --from '%s': unknown source (fashion-mnist, idx:IMAGES[,LABELS], "
-                "png-dir:DIR)",
+                "png-dir:DIR, noise:N[,CxHxW])",
                 from);
     for (int i = 1; i < argc; i++)
         if (!is_fm && (strcmp(argv[i], "--split") == 0 || strncmp(argv[i], "--split=", 8) == 0))
@@ -347,6 +380,9 @@ int job_prep(int argc, char **argv)
         src.source = xmalloc(n);
         snprintf(src.source, n, "%s", from);
         free(spec);
+    } else if (is_noise) {
+        source_noise(&src, from + 6);
+        if (limit > 0 && (size_t)limit < src.n) src.n = (size_t)limit;
     } else {
         source_pngdir(&src, from + 8, (size_t)limit, resize);
     }

@@ -798,12 +798,36 @@ static void write_grids(const char *out, const char *grid, const Setting *st, in
     hid_t f = h5_open(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     const size_t D = (size_t)c * h * w;
     for (int i = 0; i < ns; i++) {
-        const int64_t n = n_rows < GRID_MAX ? n_rows : GRID_MAX;
+        /* one class per row (--class-per-seed, up to 16 classes): the first finished
+         * images of each class, 10 a row (gray where a class has fewer) */
+        const int by_class = st[i].label_mode == LABELS_PER_SEED && num_classes >= 2 && num_classes <= 16;
+        const int per_row = 10;
+        const int64_t cap = by_class ? (int64_t)num_classes * per_row : GRID_MAX;
+        const int64_t n = n_rows < cap ? n_rows : cap;
         uint8_t *img = xmalloc((size_t)n * D), *done = xmalloc((size_t)n);
-        samples_read_rows(f, out, st[i].name, 0, n, img, NULL, NULL, done);
-        int k = 0;
-        for (int64_t r = 0; r < n; r++)
-            if (done[r]) memmove(img + (size_t)k++ * D, img + (size_t)r * D, D);
+        int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+        samples_read_rows(f, out, st[i].name, 0, n, img, NULL, lab, done);
+        int k = 0, cols = 0;
+        if (by_class) {
+            uint8_t *g = xmalloc((size_t)cap * D);
+            memset(g, 128, (size_t)cap * D);
+            int *fill = xcalloc((size_t)num_classes, sizeof(int));
+            for (int64_t r = 0; r < n; r++) {
+                const int l = lab[r];
+                if (!done[r] || l < 0 || l >= num_classes || fill[l] >= per_row) continue;
+                memcpy(g + ((size_t)l * per_row + (size_t)fill[l]++) * D, img + (size_t)r * D, D);
+                k++;
+            }
+            free(fill);
+            free(img);
+            img = g;
+            if (k > 0) k = (int)cap;
+            cols = per_row;
+        } else {
+            for (int64_t r = 0; r < n; r++)
+                if (done[r]) memmove(img + (size_t)k++ * D, img + (size_t)r * D, D);
+        }
+        free(lab);
         char path[4096];
         if (grid && ns == 1) {
             snprintf(path, sizeof path, "%s", grid);
@@ -815,10 +839,11 @@ static void write_grids(const char *out, const char *grid, const Setting *st, in
             snprintf(path, sizeof path, "%.*s-%s.png", (int)bl, base, st[i].name);
         }
         if (k > 0) {
-            int cols = st[i].label_mode == LABELS_PER_SEED && num_classes <= 16 ? num_classes : 0;
-            if (cols > k) cols = 0;
             pngio_write_grid(path, img, k, c, h, w, cols);
-            printf("ddm sample: grid of the first %d images of %s: %s\n", k, st[i].name, path);
+            if (by_class)
+                printf("ddm sample: grid of %s, one class per row: %s\n", st[i].name, path);
+            else
+                printf("ddm sample: grid of the first %d images of %s: %s\n", k, st[i].name, path);
         }
         free(img);
         free(done);
@@ -1215,7 +1240,7 @@ int job_sample(int argc, char **argv)
         {"weights", CLI_STR, &a.weights, "ema|raw", "EMA weights (default) or the raw trained ones", 0},
         {"ema-rate", CLI_STR, &a.ema_rate, "R", "which EMA copy (default: the first rate of train.ema, else the largest)", 0},
         {"sweep", CLI_STR, &a.sweep, "FILE.ini", "several settings, one INI section each (see above)", 0},
-        {"grid", CLI_STR, &a.grid, "FILE.png", "PNG grid of the first 64 images (several settings: FILE-GROUP.png; default OUT without .h5 + -GROUP.png)", 0},
+        {"grid", CLI_STR, &a.grid, "FILE.png", "PNG grid of the first 64 images, or with --class-per-seed one class per row, 10 a row (several settings: FILE-GROUP.png; default OUT without .h5 + -GROUP.png)", 0},
         {"threads", CLI_INT, &a.threads, "T", "threads per rank (default 0 = what the rank may use)", 0},
         {"items-per-rank", CLI_INT, &a.items_per_rank, "N", "work items per rank in a round, the unit of writing and resuming (default 4)", 0},
         {"progress-every", CLI_DOUBLE, &a.progress_every, "S", "at most one progress line per S seconds (default 5; 0 = one after every round)", 0},

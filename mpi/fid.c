@@ -234,10 +234,13 @@ double fid_frechet(const double *mu1, const double *sigma1, int64_t n1, const do
     grid_syevd(&g, a, w2, b, "sqrt(S1) S2 sqrt(S1)");
     double t4 = ddm_now();
     const double tiny2 = (double)d * DBL_EPSILON * fabs(w2[d - 1]);
-    double trsqrt = 0.0;
+    double trsqrt = 0.0, clamp_doubt = 0.0;
     int clamped2 = 0;
     for (int i = 0; i < d; i++) {
-        if (w2[i] <= tiny2) clamped2++;
+        if (w2[i] <= tiny2) {
+            clamped2++;
+            clamp_doubt += sqrt(fabs(w2[i])); /* what the square root of a rounding-sized value can add */
+        }
         trsqrt += sqrt(w2[i] > 0.0 ? w2[i] : 0.0);
     }
 
@@ -262,24 +265,35 @@ double fid_frechet(const double *mu1, const double *sigma1, int64_t n1, const do
         ddm_die("FID: ScaLAPACK gave the ranks different eigenvalues (tr sqrt %.17g .. %.17g, "
                 "%g .. %g near zero) on the %dx%d grid, D = %d, nb = %d",
                 lo[0], hi[0], lo[1], hi[1], g.nprow, g.npcol, d, g.nb);
-    double parts[5] = {mean_term, trace_term, trsqrt, min_eig1, max_eig1};
-    MPICHECK(MPI_Bcast(parts, 5, MPI_DOUBLE, 0, comm));
+    double parts[6] = {mean_term, trace_term, trsqrt, min_eig1, max_eig1, clamp_doubt};
+    MPICHECK(MPI_Bcast(parts, 6, MPI_DOUBLE, 0, comm));
     mean_term = parts[0];
     trace_term = parts[1];
     trsqrt = parts[2];
     min_eig1 = parts[3];
     max_eig1 = parts[4];
+    clamp_doubt = 2.0 * parts[5];
     double fid = mean_term + trace_term - 2.0 * trsqrt;
 
-    /* fewer samples than dimensions, or (numerically) zero eigenvalues: of S1, or of the
-     * bracket, which is congruent to S2 when S1 is not singular */
+    /* Fewer samples than dimensions: the covariance is singular and the FID a poor
+     * estimate. Otherwise eigenvalues at rounding level (of S1, or of the bracket, which is
+     * congruent to S2 when S1 is not singular) are clamped to 0; that matters only when
+     * their square roots could move the FID by more than 1e-3 of itself. */
     int few1 = n1 > 0 && n1 <= d, few2 = n2 > 0 && n2 <= d;
-    int near_singular = clamped1 > 0 || clamped2 > 0 || few1 || few2;
-    if (near_singular && rank == 0 && !quiet)
-        ddm_warn("FID: near-singular covariance (D = %d; %lld and %lld samples; eigenvalues "
-                 "~0, clamped to 0: %d of S1, %d of sqrt(S1) S2 sqrt(S1)): the FID is finite "
-                 "but a poor estimate; use more samples than feature dimensions",
-                 d, (long long)n1, (long long)n2, clamped1, clamped2);
+    int doubt = (clamped1 > 0 || clamped2 > 0) && clamp_doubt > 1e-3 * fabs(fid) + 1e-12 * trace_term;
+    int near_singular = few1 || few2 || doubt;
+    if (near_singular && rank == 0 && !quiet) {
+        if (few1 || few2)
+            ddm_warn("FID: near-singular covariance (D = %d; %lld and %lld samples; eigenvalues "
+                     "~0, clamped to 0: %d of S1, %d of sqrt(S1) S2 sqrt(S1)): the FID is finite "
+                     "but a poor estimate; use more samples than feature dimensions",
+                     d, (long long)n1, (long long)n2, clamped1, clamped2);
+        else
+            ddm_warn("FID: near-singular covariance (D = %d; eigenvalues ~0, clamped to 0: %d of S1, "
+                     "%d of sqrt(S1) S2 sqrt(S1)): the FID %.6g may be off by up to %.2g (features "
+                     "that are constant or linearly dependent)",
+                     d, clamped1, clamped2, fid, clamp_doubt);
+    }
     if (info) {
         info->nprow = g.nprow;
         info->npcol = g.npcol;

@@ -14,7 +14,6 @@ static void my_rows(size_t n, int rank, int size, size_t *r0, size_t *r1)
     *r1 = n * (size_t)(rank + 1) / (size_t)size;
 }
 
-/* squared k-NN radii of every row of x, on every rank */
 static float *radii_all(const float *x, size_t n, int d, int k, int rank, int size,
                         MPI_Comm comm)
 {
@@ -40,14 +39,23 @@ static float *radii_all(const float *x, size_t n, int d, int k, int rank, int si
     return radius2;
 }
 
-void pairwise_precision_recall(PrResult *out, const float *real, size_t nr, const float *fake,
-                               size_t nf, int d, int k, MPI_Comm comm)
+float *pairwise_knn_radii(const float *x, size_t n, int d, int k, MPI_Comm comm)
+{
+    int rank = 0, size = 1;
+    MPICHECK(MPI_Comm_rank(comm, &rank));
+    MPICHECK(MPI_Comm_size(comm, &size));
+    return radii_all(x, n, d, k <= 0 ? PR_K : k, rank, size, comm);
+}
+
+void pairwise_precision_recall(PrResult *out, const float *real, size_t nr, const float *real_radii,
+                               const float *fake, size_t nf, int d, int k, MPI_Comm comm)
 {
     int rank = 0, size = 1;
     MPICHECK(MPI_Comm_rank(comm, &rank));
     MPICHECK(MPI_Comm_size(comm, &size));
     if (k <= 0) k = PR_K;
-    float *rr = radii_all(real, nr, d, k, rank, size, comm);
+    float *own = real_radii ? NULL : radii_all(real, nr, d, k, rank, size, comm);
+    const float *rr = real_radii ? real_radii : own;
     float *rf = radii_all(fake, nf, d, k, rank, size, comm);
     size_t a, b;
     long long counts[2];
@@ -59,7 +67,7 @@ void pairwise_precision_recall(PrResult *out, const float *real, size_t nr, cons
     out->k = k;
     out->precision = (double)counts[0] / (double)nf;
     out->recall = (double)counts[1] / (double)nr;
-    free(rr);
+    free(own);
     free(rf);
 }
 

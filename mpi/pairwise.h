@@ -16,9 +16,14 @@
 
 #include "core/metrics.h"
 
-/* Collective. k <= 0 takes 3. The same result on every rank. */
-void pairwise_precision_recall(PrResult *out, const float *real, size_t nr, const float *fake,
-                               size_t nf, int d, int k, MPI_Comm comm);
+/* Collective. The squared distance of every row of x (n, d) to its k-th nearest other
+ * row (k <= 0 takes 3), on every rank (malloc'd, n floats). */
+float *pairwise_knn_radii(const float *x, size_t n, int d, int k, MPI_Comm comm);
+
+/* Collective. k <= 0 takes 3. real_radii: pairwise_knn_radii(real, ..., k), to reuse over
+ * several fake sets; NULL computes them. The same result on every rank. */
+void pairwise_precision_recall(PrResult *out, const float *real, size_t nr, const float *real_radii,
+                               const float *fake, size_t nf, int d, int k, MPI_Comm comm);
 
 /* Collective. subset_size, subsets <= 0 take the defaults (1000, 100). */
 void pairwise_kid(KidResult *out, const float *x, size_t nx, const float *y, size_t ny, int d,

@@ -90,6 +90,23 @@ close "$k2" "$kid_t" 1e-4 1e-7 && close "$p2" "$p_t" 0 1e-3 \
 # ---- a stats file as --ref
 check "the cache file itself as --ref" ev1 --samples "$D/s_test.h5" --ref "$cache" --features "$CLF" --metrics fid --out "$R"
 close "$(PY get "$R" fid)" "$fid_t" 1e-12 && ok "stats-file reference gives the same FID" || fail "stats-file FID $(PY get "$R" fid) vs $fid_t"
+[ "$(PY get "$R" class_match)" = None ] && ok "unconditional samples (label -1): class match null" \
+    || fail "unconditional class match: $(PY get "$R" class_match)"
+
+# ---- class match: the share of samples the classifier puts in their requested class
+check "class match: test images requested as their true / the next class" ev1 --samples "$D/s_testlab.h5" --ref "$D/train.h5" --features "$CLF" --metrics fid --out "$R"
+cm_true=$(PY getg "$R" ddim-50-eta0-true class_match); cm_next=$(PY getg "$R" ddim-50-eta0-next class_match)
+ev1 --task accuracy --features "$CLF" --ref "$D/test5klab.h5" >"$D/acc5k.log" 2>&1
+acc5k=$(grep -o '"accuracy": [0-9.e-]*' "$D/acc5k.log" | awk '{print $2}')
+close "$cm_true" "${acc5k:-nan}" 0 2e-4 && ok "class match with the true labels $cm_true = the accuracy on those 5000 images ${acc5k}" \
+    || fail "class match $cm_true vs accuracy '${acc5k}'"
+gt 0.2 "$cm_next" && ok "class match with the next class as request: $cm_next (< 0.2)" || fail "class match next: $cm_next"
+check "a dataset file as --samples: one group 'data'" ev1 --samples "$D/test5klab.h5" --ref "$D/train.h5" --features "$CLF" --metrics fid --out "$R"
+close "$(PY getg "$R" data fid)" "$fid_t" 1e-9 && [ "$(PY getg "$R" data class_match)" = "$cm_true" ] \
+    && ok "the dataset file scores as the same images in a samples file (FID $(PY getg "$R" data fid), class match $cm_true)" \
+    || fail "dataset as samples: FID $(PY getg "$R" data fid) vs $fid_t, class match $(PY getg "$R" data class_match) vs $cm_true"
+check_fails "a dataset file as --samples with another --group" "a dataset file has one group, 'data', not 'x'" ev1 --samples "$D/test5klab.h5" --ref "$D/train.h5" --features "$CLF" --group x
+grep -q "class match" "$D/s_testlab-eval.md" && ok "the sweep table has the class match column" || fail "no class match column in the table"
 
 # ---- pixels: FID(X, X) = 0, symmetry; the .npz
 check "pixels: test images vs the same images (npz)" ev1 --samples "$D/s_test.h5" --ref "$D/test5k.h5" --features pixels --metrics fid --npz "$D/s_test.npz" --out "$R"
@@ -106,7 +123,7 @@ close "$fab" "$fba" 1e-6 && ok "FID symmetric: $fab / $fba" || fail "FID not sym
 # ---- a sweep: table and plot
 check "sweep file (2 groups): table and plot" ev1 --samples "$D/s_sweep.h5" --ref "$D/train.h5" --features "$CLF" --kid-subsets 5 --max-n 1000 --out "$R"
 [ "$(grep -c '^| ddim' "$D/s_sweep-eval.md" 2>/dev/null)" = 2 ] && ok "Markdown table: 2 rows" || fail "s_sweep-eval.md"
-head -1 "$D/s_sweep-eval.csv" 2>/dev/null | grep -qx 'sampler,steps,eta,NFE,FID,KID,IS,P,R' && [ "$(wc -l <"$D/s_sweep-eval.csv")" = 3 ] \
+head -1 "$D/s_sweep-eval.csv" 2>/dev/null | grep -qx 'group,sampler,steps,eta,guidance,NFE,n,FID,KID,IS,P,R,class_match' && [ "$(wc -l <"$D/s_sweep-eval.csv")" = 3 ] \
     && ok "CSV table: header + 2 rows" || fail "s_sweep-eval.csv"
 sed 's/^/    /' "$D/s_sweep-eval.md"
 [ "$(head -c 4 "$D/s_sweep-eval.png" 2>/dev/null | od -An -c | tr -d ' ')" = '211PNG' ] && ok "FID vs NFE plot is a PNG ($(stat -c %s "$D/s_sweep-eval.png") bytes)" || fail "no PNG plot"
@@ -134,7 +151,7 @@ check_fails "unknown --features scheme" "unknown feature scheme 'clip'" ev1 --sa
 check_fails "inception: missing weights file" "w.h5: No such file" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features inception:"$D/w.h5"
 check_fails "inception: not a weights file" "is a ddm 'dataset' file, expected a 'inception_weights' file" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features inception:"$D/train.h5"
 check_fails "IS with pixel features" "Inception Score needs class probabilities" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features pixels --metrics fid,is
-check_fails "a dataset as --samples" "is a ddm 'dataset' file, expected a 'samples' file" ev1 --samples "$D/train.h5" --ref "$D/train.h5"
+check_fails "a checkpoint as --samples" "is a ddm 'checkpoint' file, expected a 'samples' file" ev1 --samples "$(ls "$D"/clf/ckpt-*.h5 | tail -1)" --ref "$D/train.h5"
 check_fails "unknown group" "has no sampler group 'ddim-99'" ev1 --samples "$D/s_sweep.h5" --ref "$D/train.h5" --group ddim-99
 check_fails "bad input at 2 ranks: one clear error" "unknown metric 'xx'" ev2 --samples "$D/s_test.h5" --ref "$D/train.h5" --metrics xx
 [ "$(grep -c "unknown metric 'xx'" "$TMP/last.out")" = 1 ] && ok "2 ranks: the error is printed once" || fail "2 ranks: error printed $(grep -c "unknown metric" "$TMP/last.out") times"

@@ -209,6 +209,17 @@ EOF
 
 # ---- bad input -------------------------------------------------------------------------
 O=$TMP/bad.h5
+check "prep noise:300,3x8x8 (uniform bytes, no labels)" "$DDM" prep --from noise:300,3x8x8 --out "$TMP/noise.h5"
+check "noise: shape, no labels, bytes spread over 0..255, the same file twice" "$PYTHON" -c "
+import h5py, numpy as np, subprocess, sys
+f = h5py.File('$TMP/noise.h5', 'r'); x = f['images'][()]
+assert x.shape == (300, 3, 8, 8) and 'labels' not in f, (x.shape, list(f))
+h = np.bincount(x.ravel(), minlength=256)
+assert abs(x.mean() - 127.5) < 2 and h.min() > 0, (x.mean(), h.min())
+subprocess.run(['$DDM', 'prep', '--from', 'noise:300,3x8x8', '--out', '$TMP/noise2.h5'], check=True, capture_output=True)
+assert (h5py.File('$TMP/noise2.h5', 'r')['images'][()] == x).all()"
+fails_clean "prep: noise with a bad size" "noise:10,1x0x32: channels must be 1 or 3 and sizes 1..16384" "$O" "$DDM" prep --from noise:10,1x0x32 --out "$O"
+fails_clean "prep: noise without a count" "expected noise:N\\[,CxHxW\\]" "$O" "$DDM" prep --from noise:abc --out "$O"
 fails_clean "prep: missing IDX file" "nope-images: No such file" "$O" "$DDM" prep --from "idx:$TMP/nope-images" --out "$O"
 head -c 1000000 $FM/t10k-images-idx3-ubyte.gz >"$TMP/cut-images.gz"
 fails_clean "prep: truncated gzip" "cut-images.gz: truncated: expected 7840000 bytes of image data, got [0-9]+" "$O" \

@@ -71,6 +71,8 @@ check "1 rank batch 64 and 2 ranks batch 8: the files are byte-identical" cmp re
 check "1 thread == 2 threads" same ref.h5 t2.h5
 check "labels are seed % 10" "$PYTHON" -c "import h5py,numpy as np; g=h5py.File('ref.h5','r')['ddim-10-eta0']; assert (g['labels'][()]==g['seeds'][()]%10).all() and list(g['seeds'][()])==list(range(48))"
 check "the grid PNG ref-ddim-10-eta0.png is there" test -s ref-ddim-10-eta0.png
+# --class-per-seed: one class per row, 10 a row (48 seeds: 4 or 5 a class, the rest gray)
+check "class-per-seed grid: 10 rows of 10 (331x331 pixels)" "$PYTHON" -c "import struct,sys; b=open('ref-ddim-10-eta0.png','rb').read(24); sys.exit(struct.unpack('>II', b[16:24]) != (331, 331))"
 check "DDIM eta=0 twice: same bytes" bash -c "$DDM sample --ckpt vp --out again.h5 --seeds 0-47 --steps 10 --class-per-seed --eta 0 >/dev/null && h5diff ref.h5 again.h5 /ddim-10-eta0/images /ddim-10-eta0/images"
 check "ddim eta=1 differs from eta=0" bash -c "$DDM sample --ckpt vp --out eta1.h5 --seeds 0-47 --steps 10 --class-per-seed --eta 1 >/dev/null && ! h5diff -q ref.h5 eta1.h5 /ddim-10-eta0/images /ddim-10-eta1/images"
 

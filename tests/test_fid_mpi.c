@@ -144,11 +144,18 @@ static void self_checks(void)
               kp.std);
     PrResult ps, pp;
     metrics_precision_recall(&ps, x, n1, y, n2, d, 3);
-    pairwise_precision_recall(&pp, x, n1, y, n2, d, 3, MPI_COMM_WORLD);
+    pairwise_precision_recall(&pp, x, n1, NULL, y, n2, d, 3, MPI_COMM_WORLD);
     check_all(fabs(pp.precision - ps.precision) <= 1.0 / n2 &&
                   fabs(pp.recall - ps.recall) <= 1.0 / n1,
               "precision/recall with rows spread over ranks = serial: %.4f, %.4f vs %.4f, %.4f",
               pp.precision, pp.recall, ps.precision, ps.recall);
+    float *radii = pairwise_knn_radii(x, n1, d, 3, MPI_COMM_WORLD);
+    PrResult pc;
+    pairwise_precision_recall(&pc, x, n1, radii, y, n2, d, 3, MPI_COMM_WORLD);
+    check_all(pc.precision == pp.precision && pc.recall == pp.recall,
+              "precision/recall with the reference radii computed once = computed inside: %.4f, %.4f",
+              pc.precision, pc.recall);
+    free(radii);
     free(x);
     free(y);
     free(mu1);

@@ -32,30 +32,33 @@ def make_samples(path, groups):
         f.attrs["checkpoint"] = "none (built from real images by tests/ref/eval_files.py)"
         f.attrs["checkpoint_step"] = 0
         f.attrs["config"] = ""
-        for name, imgs, attrs, done in groups:
+        for name, imgs, attrs, done, *lab in groups:
             g = f.create_group(name)
             n = len(imgs)
             g.create_dataset("images", data=imgs, chunks=(min(n, 64),) + imgs.shape[1:])
             g.create_dataset("seeds", data=np.arange(n, dtype=np.int64))
-            g.create_dataset("labels", data=np.full(n, -1, np.int32))
+            g.create_dataset("labels", data=lab[0].astype(np.int32) if lab else np.full(n, -1, np.int32))
             g.create_dataset("done", data=np.ones(n, np.uint8) if done is None else done)
             for k, v in attrs.items():
                 g.attrs[k] = v
 
 
-def make_dataset(path, imgs, source):
+def make_dataset(path, imgs, source, labels=None):
     import h5py
     with h5py.File(path, "w") as f:
         f.attrs["kind"] = "dataset"
         f.attrs["format_version"] = 1
-        f.attrs["classes"] = 0
+        f.attrs["classes"] = 0 if labels is None else 10
         f.attrs["source"] = source
         f.create_dataset("images", data=imgs, chunks=(min(256, len(imgs)),) + imgs.shape[1:])
+        if labels is not None:
+            f.create_dataset("labels", data=labels.astype(np.int32))
 
 
 def make(d, test_path):
     import h5py
     test = h5py.File(test_path, "r")["images"][:5000]
+    tlab = h5py.File(test_path, "r")["labels"][:5000]
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, size=(2000, 1, 32, 32), dtype=np.uint8)
     a50 = {"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 0.0, "class": -1, "nfe": 50,
@@ -71,6 +74,11 @@ def make(d, test_path):
     make_samples(f"{d}/s_partial.h5", [("ddim-50-eta0", test[:100], a50, done)])
     make_samples(f"{d}/s_rgb.h5", [("ddim-50-eta0", np.repeat(test[:200], 3, axis=1), a50, None)])
     make_dataset(f"{d}/test5k.h5", test, "fashion-mnist test rows 0..4999")
+    # class match: the test images "requested" as their true class (= the accuracy on them),
+    # and as the next class (mostly wrong); the labeled dataset scores the same accuracy
+    make_samples(f"{d}/s_testlab.h5", [("ddim-50-eta0-true", test, a50, None, tlab),
+                                        ("ddim-50-eta0-next", test, a50, None, (tlab + 1) % 10)])
+    make_dataset(f"{d}/test5klab.h5", test, "fashion-mnist test rows 0..4999 with labels", tlab)
     make_dataset(f"{d}/noise_ds.h5", noise, "uniform noise, numpy seed 0")
 
 
@@ -139,6 +147,10 @@ if __name__ == "__main__":
     elif cmd == "get":
         v = last(sys.argv[2], int(sys.argv[4]) if len(sys.argv) > 4 else 1)[sys.argv[3]]
         print(v)
+    elif cmd == "getg":  # getg RESULTS GROUP KEY: KEY of the last line of that group
+        with open(sys.argv[2]) as f:
+            rows = [json.loads(l) for l in f if l.strip()]
+        print([r for r in rows if r["group"] == sys.argv[3]][-1][sys.argv[4]])
     elif cmd == "npz":
         npz(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
