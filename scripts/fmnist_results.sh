@@ -55,14 +55,7 @@ $MPIRUN "$DDM" sample --ckpt "$MODEL" --out "$OUT/ddim50.h5" --seeds 0-$((NS - 1
     --class-per-seed --batch 32 --grid "$OUT/ddim50.png" --progress-every 60
 ev --samples "$OUT/ddim50.h5"
 
-step "5. DDPM $DDPM_STEPS steps, seeds 0-$((NS_DDPM - 1))"
-$MPIRUN "$DDM" sample --ckpt "$MODEL" --out "$OUT/ddpm.h5" --seeds 0-$((NS_DDPM - 1)) --sampler ddpm \
-    --steps "$DDPM_STEPS" --class-per-seed --batch 16 --grid "$OUT/ddpm.png" --progress-every 60
-ev --samples "$OUT/ddpm.h5"
-# like for like: DDIM-50 on the same seeds (FID falls with the sample count)
-if [ "$NS_DDPM" -lt "$NS" ]; then ev --samples "$OUT/ddim50.h5" --max-n "$NS_DDPM"; fi
-
-step "6. classifier-free guidance w = 1, 3 (DDIM 50), seeds 0-$((NS_GUIDE - 1)); w = 0 is step 4's file"
+step "5. classifier-free guidance w = 1, 3 (DDIM 50), seeds 0-$((NS_GUIDE - 1)); w = 0 is step 4's file"
 cat >"$OUT/guidance.ini" <<EOF
 [ddim-50-w1]
 sampler = ddim
@@ -80,6 +73,13 @@ $MPIRUN "$DDM" sample --ckpt "$MODEL" --out "$OUT/guidance.h5" --seeds 0-$((NS_G
     --sweep "$OUT/guidance.ini" --batch 32 --grid "$OUT/guidance.png" --progress-every 60
 if [ "$NS_GUIDE" -lt "$NS" ]; then ev --samples "$OUT/ddim50.h5" --max-n "$NS_GUIDE"; fi
 ev --samples "$OUT/guidance.h5"
+
+step "6. DDPM $DDPM_STEPS steps, seeds 0-$((NS_DDPM - 1))"
+$MPIRUN "$DDM" sample --ckpt "$MODEL" --out "$OUT/ddpm.h5" --seeds 0-$((NS_DDPM - 1)) --sampler ddpm \
+    --steps "$DDPM_STEPS" --class-per-seed --batch 16 --grid "$OUT/ddpm.png" --progress-every 60
+ev --samples "$OUT/ddpm.h5"
+# like for like: DDIM-50 on the same seeds (FID falls with the sample count)
+if [ "$NS_DDPM" -lt "$NS" ]; then ev --samples "$OUT/ddim50.h5" --max-n "$NS_DDPM"; fi
 
 step "done in $(( $(date +%s) - t0 ))s: $R, the table $OUT/results.md"
 /usr/bin/python3 "$ROOT/scripts/results_table.py" "$R" "$OUT/results.md"
