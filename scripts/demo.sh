@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: the whole job chain on real data, small enough for a laptop (about 10 minutes
+# make demo: the whole job chain on real data, small enough for a laptop (about 5 minutes
 # on 2 cores). Everything lands in demo-out/ (DEMO_OUT=DIR to move it).
 #   DEMO_STEPS=200  training steps of the 2-rank run     DEMO_SAMPLES=500  images scored
 set -euo pipefail
