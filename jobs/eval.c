@@ -696,7 +696,7 @@ typedef struct {
 
 /* The share of the used rows (rows[0..n)) whose classifier argmax (probs, n x K) equals
  * the row's label in the samples file; NaN when a row has no class label (-1, an
- * unconditional sample) or a label the classifier does not know. Every rank calls it. */
+ * unconditional sample) or a label the classifier does not know. Rank 0 calls it. */
 static double class_match(hid_t f, DatasetFile *ds, const char *path, const char *group, const int64_t *rows,
                           int64_t n, const float *probs, int K)
 {
@@ -1187,7 +1187,7 @@ int job_eval(int argc, char **argv)
     int ng = 0;
     char **groups = NULL;
     if (sds_open) {
-        H5OK(H5Fclose(sf));
+        h5_close(sf);
         sf = H5I_INVALID_HID;
         dataset_open(&sds, a.samples);
         if (a.group && strcmp(a.group, "data"))
@@ -1454,7 +1454,8 @@ int job_eval(int argc, char **argv)
             float *allp = gather_rows(probs, nloc, e.k, &np);
             DDM_ASSERT(np == g->n, "gathered %lld probability rows, expected %lld", (long long)np, (long long)g->n);
             if (root && (mask & M_IS)) metrics_inception_score(&g->is, &g->is_std, allp, (size_t)np, e.k, IS_SPLITS);
-            g->class_match = class_match(sf, sds_open ? &sds : NULL, a.samples, g->name, rows[gi], g->n, allp, e.k);
+            if (root) /* only rank 0 reports: the labels are read there alone */
+                g->class_match = class_match(sf, sds_open ? &sds : NULL, a.samples, g->name, rows[gi], g->n, allp, e.k);
             free(allp);
         }
         free(keep);
@@ -1547,7 +1548,7 @@ int job_eval(int argc, char **argv)
     free(mu);
     free(sigma);
     if (sds_open) dataset_close(&sds);
-    else h5_close(sf);
+    h5_close(sf);
     extractor_free(&e);
     dist_finalize();
     return 0;

@@ -112,7 +112,7 @@ static void source_fmnist(Source *s, const char *split, size_t limit)
 
 /* noise:N[,CxHxW]: N images of uniform bytes (Philox seed 0, stream 0: the same file
  * every time), the ceiling of a metric; no labels */
-static void source_noise(Source *s, const char *spec)
+static void source_noise(Source *s, const char *spec, size_t limit)
 {
     char *end;
     errno = 0;
@@ -123,7 +123,7 @@ static void source_noise(Source *s, const char *spec)
         ddm_die("ddm prep: --from noise:%s: expected noise:N[,CxHxW] with N >= 1, e.g. noise:10000,1x32x32", spec);
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > 16384 || w > 16384)
         ddm_die("ddm prep: --from noise:%s: channels must be 1 or 3 and sizes 1..16384", spec);
-    s->n = (size_t)n;
+    s->n = limit > 0 && limit < (size_t)n ? limit : (size_t)n;
     s->c = c;
     s->h = h;
     s->w = w;
@@ -381,8 +381,7 @@ int job_prep(int argc, char **argv)
         snprintf(src.source, n, "%s", from);
         free(spec);
     } else if (is_noise) {
-        source_noise(&src, from + 6);
-        if (limit > 0 && (size_t)limit < src.n) src.n = (size_t)limit;
+        source_noise(&src, from + 6, (size_t)limit);
     } else {
         source_pngdir(&src, from + 8, (size_t)limit, resize);
     }
