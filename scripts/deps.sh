@@ -6,7 +6,7 @@
 set -euo pipefail
 BUILD="make pkg-config gcc libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
        libscalapack-openmpi-dev libopenblas-dev libpng-dev zlib1g-dev"
-TEST="python3 python3-torch python3-scipy python3-h5py python3-numpy dataset-fashion-mnist
+TEST="python3 python3-torch python3-scipy python3-h5py python3-numpy python3-pil dataset-fashion-mnist
       gnuplot-nox slurm-wlm munge"
 mode=${1:-}
 missing=()
