@@ -52,7 +52,7 @@ typedef struct {
 } GmmModel;
 
 void gmm_model_init(GmmModel *gm, const Gmm *g, const Schedule *s, size_t D, int conditional);
-/* A DenoiseFn (samplers.h): out = exact raw output of s's prediction type at x, noise level
+/* A DenoiseFn (core/denoiser.h): out = exact raw output of s's prediction type at x, noise level
  * from tcond through sched_sigma (integer tcond: the discrete level's table values). */
 void gmm_denoise(void *ctx, float *out, const float *x, const float *tcond, const int *labels,
                  int B);

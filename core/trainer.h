@@ -68,7 +68,7 @@ void trainer_grads_step(Trainer *t, TrainerStats *st, const float *x, const int3
 /* Linear warm-up: peak * min(1, (step+1)/warmup) (warmup <= 0: peak). */
 double trainer_lr(double peak, int64_t step, int warmup);
 
-/* A DenoiseFn (core/samplers.h) over a U-Net: ctx is a UNetDenoiser; batches larger
+/* A DenoiseFn (core/denoiser.h) over a U-Net: ctx is a UNetDenoiser; batches larger
  * than max_batch (what the net was built for) are run in pieces. */
 typedef struct {
     UNet *net;

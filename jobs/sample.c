@@ -38,7 +38,8 @@
 
 #include "core/common.h"
 #include "core/layers.h"
-#include "core/samplers.h"
+#include "core/netslots.h"
+#include "core/sampler.h"
 #include "core/sched.h"
 #include "core/trainer.h"
 #include "core/unet.h"
@@ -59,7 +60,7 @@
 #define SAMPLE_MAX_SEEDS 100000000LL
 #define GRID_MAX 64
 /* images per network call; part of every setting (an image depends on it) */
-#define NET_SLOTS 8
+#define NET_SLOTS NETSLOTS_WIDTH
 
 static volatile sig_atomic_t g_stop_signal = 0;
 static void on_stop_signal(int sig) { g_stop_signal = sig; }
@@ -378,7 +379,6 @@ static int setting_build(Setting *st, const char *name, const Kv *kv, int n,
     /* images live in [-1,1]: clip the predicted x0 of ddpm/ddim there by default (as
      * improved-diffusion's clip_denoised); unclipped, the 1/sqrt(alpha_bar) amplification
      * at high noise leaves speckle in few-thousand-step models. --clip 0 turns it off. */
-    if (st->sc.kind == SAMPLER_DDPM || st->sc.kind == SAMPLER_DDIM) st->sc.clip = 1;
     for (int i = 0; i < n; i++) {
         if (!strcmp(kv[i].key, "sampler") || !strcmp(kv[i].key, "class")) continue;
         if (sampler_config_set(&st->sc, kv[i].key, kv[i].value, e, sizeof e)) {
@@ -445,9 +445,9 @@ static int setting_build(Setting *st, const char *name, const Kv *kv, int n,
     static const char *const LAB[] = {"none", "null", "fixed", "per_seed"};
     snprintf(st->settings, sizeof st->settings, "%s labels=%s weights=%s net_slots=%d", words,
              LAB[st->label_mode], mf->weights_word, NET_SLOTS);
-    st->set.sampler = sampler_name(st->sc.kind);
+    st->set.sampler = sampler_name(&st->sc);
     st->set.steps = st->steps;
-    st->set.eta = st->sc.kind == SAMPLER_DDIM ? st->sc.eta : -1.0;
+    st->set.eta = opt_find(st->sc.def->opts, -1, NULL, "eta") ? st->sc.eta : -1.0;
     st->set.guidance = st->sc.guidance;
     st->set.class_label = st->class_label;
     st->set.nfe = st->nfe > INT_MAX ? INT_MAX : (int)st->nfe;
@@ -651,47 +651,15 @@ static void bcast_floats(float *x, size_t n)
 
 /* ------------------------------------------------------------------ the network */
 
+/* rank 0's progress line, and the farm kept moving between network calls */
 typedef struct {
-    UNet **nets;            /* one per thread, NET_SLOTS wide, single-threaded */
-    int n_nets;
-    int num_classes;
-    size_t D;
-    const uint64_t *seeds;  /* of the batch being made */
-    int n;
-    int *plan;              /* call c, slot r -> image index, or -1 */
-    float *xs, *ts, *os;    /* per thread: NET_SLOTS x (D, 1, D) */
-    int *ls;
+    NetSlots slots;
     Farm *farm;
-    /* rank 0's progress line */
     int report;
     Progress prog;
     double every, last;
     int64_t done_before, total;
 } NetCtx;
-
-static void net_init(NetCtx *c, const UNetConfig *uc, const float *weights, int threads)
-{
-    c->n_nets = threads;
-    c->num_classes = uc->num_classes;
-    c->D = (size_t)uc->in_ch * uc->image_size * uc->image_size;
-    c->nets = xcalloc((size_t)threads, sizeof *c->nets);
-    for (int t = 0; t < threads; t++) {
-        c->nets[t] = unet_init(uc, NET_SLOTS, 0);
-        memcpy(unet_params(c->nets[t]), weights, unet_num_params(c->nets[t]) * sizeof(float));
-    }
-    const size_t per = (size_t)threads * NET_SLOTS;
-    c->xs = xalloc_floats(per * c->D);
-    c->os = xalloc_floats(per * c->D);
-    c->ts = xalloc_floats(per);
-    c->ls = xcalloc(per, sizeof *c->ls);
-}
-
-static void net_free(NetCtx *c)
-{
-    for (int t = 0; t < c->n_nets; t++) unet_free(c->nets[t]);
-    free(c->nets);
-    free(c->xs); free(c->os); free(c->ts); free(c->ls); free(c->plan);
-}
 
 /* when: 1 = now, 0 = after a round, -1 = between network calls; at most one line per
  * c->every seconds except when 1; c->every = 0: after every round only */
@@ -714,80 +682,12 @@ static void print_progress(NetCtx *c, int when)
     fflush(stdout);
 }
 
-/* One network call of NET_SLOTS images on thread t's net: call c of the plan. */
-static void net_call(NetCtx *c, int t, int call, float *out, const float *x, const float *tcond,
-                     const int *labels)
-{
-    const size_t D = c->D;
-    float *xs = c->xs + (size_t)t * NET_SLOTS * D, *os = c->os + (size_t)t * NET_SLOTS * D;
-    float *ts = c->ts + (size_t)t * NET_SLOTS;
-    int *ls = c->ls + (size_t)t * NET_SLOTS;
-    const int *slot = c->plan + (size_t)call * NET_SLOTS;
-    float t_fill = 0;
-    for (int r = 0; r < NET_SLOTS; r++)
-        if (slot[r] >= 0) {
-            t_fill = tcond[slot[r]];
-            break;
-        }
-    for (int r = 0; r < NET_SLOTS; r++) {
-        int b = slot[r];
-        if (b >= 0) {
-            memcpy(xs + (size_t)r * D, x + (size_t)b * D, D * sizeof(float));
-            ts[r] = tcond[b];
-            ls[r] = labels ? labels[b] : 0;
-        } else { /* an empty slot: its values never reach the other slots */
-            memset(xs + (size_t)r * D, 0, D * sizeof(float));
-            ts[r] = t_fill;
-            ls[r] = c->num_classes;
-        }
-    }
-    unet_forward(c->nets[t], os, xs, ts, labels ? ls : NULL, NET_SLOTS, 0, 0);
-    for (int r = 0; r < NET_SLOTS; r++)
-        if (slot[r] >= 0) memcpy(out + (size_t)slot[r] * D, os + (size_t)r * D, D * sizeof(float));
-}
-
-/* A DenoiseFn over the batch c->seeds (see the top of the file); rank 0 also keeps the
- * farm's window progressing and prints the progress line. */
-static void net_denoise(void *ctx, float *out, const float *x, const float *tcond,
-                        const int *labels, int B)
+/* between network calls: the farm's window and rank 0's progress line */
+static void net_between(void *ctx)
 {
     NetCtx *c = ctx;
-    /* B = n, or a multiple (a guided evaluation in one call: the batch twice) */
-    DDM_ASSERT(c->n > 0 && B % c->n == 0, "net_denoise: a call of %d images for a batch of %d",
-               B, c->n);
     farm_poll(c->farm);
     print_progress(c, -1);
-    /* the k-th image of residue r goes to call k, slot r */
-    int cnt[NET_SLOTS] = {0}, ncalls = 0;
-    for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b % c->n] % NET_SLOTS);
-        if (++cnt[r] > ncalls) ncalls = cnt[r];
-    }
-    c->plan = xrealloc(c->plan, sizeof *c->plan * (size_t)ncalls * NET_SLOTS);
-    for (int i = 0; i < ncalls * NET_SLOTS; i++) c->plan[i] = -1;
-    memset(cnt, 0, sizeof cnt);
-    for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b % c->n] % NET_SLOTS);
-        c->plan[(size_t)cnt[r]++ * NET_SLOTS + r] = b;
-    }
-    const int nt = c->n_nets < ncalls ? c->n_nets : ncalls;
-    if (nt <= 1) {
-        for (int k = 0; k < ncalls; k++) {
-            net_call(c, 0, k, out, x, tcond, labels);
-            farm_poll(c->farm);
-        }
-    } else {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int k = 0; k < ncalls; k++) {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-            omp_set_num_threads(1); /* whatever the net asks inside runs on this thread */
-#endif
-            net_call(c, t, k, out, x, tcond, labels);
-        }
-    }
-    farm_poll(c->farm);
 }
 
 /* ------------------------------------------------------------------ grids */
@@ -891,7 +791,6 @@ typedef struct {
     Setting *st;
     int ns;
     NetCtx nc;
-    int blas_saved;
     size_t D;
     SamplesFile sf;
     hid_t fapl, dxpl;
@@ -977,14 +876,9 @@ static void job_setup(SampleJob *j)
     bcast_floats(weights, np);
     unet_free(probe);
     j->T = ddm_threads();
-    net_init(&j->nc, &j->uc, weights, j->T);
+    netslots_init(&j->nc.slots, &j->uc, weights, j->T);
     free(weights);
-    j->D = j->nc.D;
-    /* one thread per network call: OpenBLAS serial, nested OpenMP regions inactive */
-    j->blas_saved = layers_blas_serial_begin();
-#ifdef _OPENMP
-    omp_set_max_active_levels(1);
-#endif
+    j->D = j->nc.slots.D;
 }
 
 static void print_header(const SampleJob *j)
@@ -1063,7 +957,7 @@ typedef struct {
     int64_t nonfinite;
 } ItemBuf;
 
-static void make_item(SampleJob *j, ItemBuf *b, SamplerModel *model, const FarmItem *item)
+static void make_item(SampleJob *j, ItemBuf *b, Denoiser *model, const FarmItem *item)
 {
     Setting *s = &j->st[item->group];
     const int B = item->count, nc = j->uc.num_classes;
@@ -1078,8 +972,6 @@ static void make_item(SampleJob *j, ItemBuf *b, SamplerModel *model, const FarmI
         default: b->lab[k] = 0; b->slab[k] = -1; break;
         }
     }
-    j->nc.seeds = b->seeds;
-    j->nc.n = B;
     farm_busy_begin(&j->farm);
     sampler_run(&s->sc, &j->sched, model, b->x, b->seeds,
                 s->label_mode == LABELS_NONE ? NULL : b->lab, B);
@@ -1116,8 +1008,10 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     nc->every = a->progress_every;
     nc->done_before = j->total_rows - j->total_todo;
     nc->total = j->total_rows;
-    SamplerModel model;
-    sampler_model_init(&model, net_denoise, nc, j->D, j->uc.num_classes);
+    nc->slots.between = net_between;
+    nc->slots.between_ctx = nc;
+    Denoiser model;
+    netslots_denoiser(&model, &nc->slots, &j->sched);
     ItemBuf b;
     memset(&b, 0, sizeof b);
     const size_t bn = (size_t)a->batch;
@@ -1164,7 +1058,7 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     ddm_set_cleanup_hook(NULL);
     *nonfinite = b.nonfinite;
     free(b.x); free(b.img); free(b.seeds); free(b.lab); free(b.slab); free(b.rows);
-    sampler_model_free(&model);
+    denoiser_free(&model);
     return stopped;
 }
 
@@ -1289,8 +1183,7 @@ int job_sample(int argc, char **argv)
     }
     free(j.st);
     farm_free(&j.farm);
-    net_free(&j.nc);
-    layers_blas_serial_end(j.blas_saved);
+    netslots_free(&j.nc.slots);
     sched_free(&j.sched);
     free(j.seeds);
     free(j.src.ckpt_path); free(j.src.config_text); free(j.src.sweep_text);

@@ -12,7 +12,7 @@
 
 #include "core/common.h"
 #include "core/optim.h"
-#include "core/samplers.h"
+#include "core/sampler.h"
 #include "core/sched.h"
 #include "core/trainer.h"
 #include "io/ckpt.h"
@@ -100,14 +100,13 @@ static void write_preview(const DdmConfig *cfg, const Schedule *sched, const flo
     memcpy(unet_params(net), weights, unet_num_params(net) * sizeof(float));
     UNetDenoiser den = {net, n};
     size_t D = (size_t)uc.in_ch * uc.image_size * uc.image_size;
-    SamplerModel m;
-    sampler_model_init(&m, trainer_unet_denoise, &den, D, cfg->model.num_classes);
+    Denoiser m;
+    denoiser_init(&m, trainer_unet_denoise, &den, sched, D, cfg->model.num_classes);
     SamplerConfig sc;
     char err[256];
     if (cfg->diffusion.process == PROC_VP) {
         sampler_config_init(&sc, "ddim", err, sizeof err);
         sc.steps = 20 < sched->n ? 20 : sched->n;
-        sc.clip = 1; /* as ddm sample's default for images */
     } else {
         sampler_config_init(&sc, "ode", err, sizeof err);
         sc.steps = 18;
@@ -127,7 +126,7 @@ static void write_preview(const DdmConfig *cfg, const Schedule *sched, const flo
     pngio_write_grid(path, img, n, uc.in_ch, uc.image_size, uc.image_size,
                      cfg->model.num_classes > 0 ? cfg->model.num_classes : 4);
     free(img); free(x); free(seeds); free(labels);
-    sampler_model_free(&m);
+    denoiser_free(&m);
     unet_free(net);
 }
 

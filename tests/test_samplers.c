@@ -16,7 +16,7 @@
 #include "core/diffusion.h"
 #include "core/gmm.h"
 #include "core/rng.h"
-#include "core/samplers.h"
+#include "core/sampler.h"
 #include "core/sched.h"
 #include "tests/testlib.h"
 
@@ -80,11 +80,13 @@ static void sched_ve(Schedule *s)
     sched_init(s, &c);
 }
 
-/* "key=value,key=value" into a config */
+/* "key=value,key=value" into a config. The mixtures here reach beyond [-1,1], so the
+ * image default clip = 1 of ddpm and ddim is turned off first. */
 static void config(SamplerConfig *sc, const char *name, const char *opts)
 {
     char err[256], buf[256];
     if (sampler_config_init(sc, name, err, sizeof err)) ddm_die("%s", err);
+    if (opt_find(sc->def->opts, -1, NULL, "clip")) sc->clip = 0;
     if (!opts) return;
     snprintf(buf, sizeof buf, "%s", opts);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
@@ -102,8 +104,8 @@ static float *run(const SamplerConfig *sc, const Schedule *s, const Gmm *g, size
 {
     GmmModel gm;
     gmm_model_init(&gm, g, s, D, conditional);
-    SamplerModel m;
-    sampler_model_init(&m, gmm_denoise, &gm, D, gm.num_classes);
+    Denoiser m;
+    denoiser_init(&m, gmm_denoise, &gm, s, D, gm.num_classes);
     float *x = xalloc_floats((size_t)nsamples * D);
     uint64_t *seeds = xmalloc(sizeof(uint64_t) * (size_t)nsamples);
     for (int i = 0; i < nsamples; i++) seeds[i] = seed0 + (uint64_t)i;
@@ -112,7 +114,7 @@ static float *run(const SamplerConfig *sc, const Schedule *s, const Gmm *g, size
         sampler_run(sc, s, &m, x + (size_t)i * D, seeds + i, labels ? labels + i : NULL, b);
     }
     if (nfe) *nfe = m.nfe;
-    sampler_model_free(&m);
+    denoiser_free(&m);
     free(seeds);
     return x;
 }
@@ -193,7 +195,7 @@ static void test_config(void)
     SamplerConfig sc;
     char err[256];
     int rc = sampler_config_init(&sc, "euler", err, sizeof err);
-    check(rc == -1 && !strcmp(err, "unknown sampler 'euler'; one of ddpm, ddim, langevin, pc, ode, dpmpp2m"),
+    check(rc == -1 && !strcmp(err, "unknown sampler 'euler'; one of ddpm, ddim, langevin, pc, ode, dpmpp2m, unipc"),
           "unknown sampler: '%s'", err);
     Schedule vp, ve;
     sched_vp(&vp, PRED_EPS);
@@ -347,8 +349,8 @@ static void test_hand_runs(void)
     Schedule s;
     sched_vp(&s, PRED_EPS);
     float c = 0.3f;
-    SamplerModel m;
-    sampler_model_init(&m, const_denoise, &c, 1, 0);
+    Denoiser m;
+    denoiser_init(&m, const_denoise, &c, &s, 1, 0);
     SamplerConfig sc;
     /* ddim, one step from t = T: x0 = (x_T - sqrt(1-ab_T) c)/sqrt(ab_T) */
     config(&sc, "ddim", "steps=1");
@@ -367,7 +369,7 @@ static void test_hand_runs(void)
         want[i] = (float)((x1 - sqrt(1 - abp) * c) / sqrt(abp));
     }
     check_close("ddpm 2 steps (respaced), Alg. 2 by hand", out, want, B, 1e-4, 1e-5);
-    sampler_model_free(&m);
+    denoiser_free(&m);
     sched_free(&s);
 
     /* ve, one Gaussian N(0.5, 0.3): D(x; sigma) = mu + (x - mu) v/(v + sigma^2) */
@@ -376,7 +378,7 @@ static void test_hand_runs(void)
     Gmm g = gmm_single();
     GmmModel gm;
     gmm_model_init(&gm, &g, &ve, 1, 0);
-    sampler_model_init(&m, gmm_denoise, &gm, 1, 0);
+    denoiser_init(&m, gmm_denoise, &gm, &ve, 1, 0);
     const double mu = 0.5, v = 0.3;
 #define DEN(x, sg) (mu + ((x) - mu) * v / (v + (sg) * (sg)))
 #define SCORE(x, sg) (-((x) - mu) / (v + (sg) * (sg)))
@@ -424,13 +426,13 @@ static void test_hand_runs(void)
         want[i] = (float)DEN(x, 0.01);
     }
     check_close("langevin 2 levels x 2 steps + denoise, NCSN Alg. 1 by hand", out, want, B, 1e-5, 1e-5);
-    sampler_model_free(&m);
+    denoiser_free(&m);
     /* predictor-corrector (ve), levels {10, 0.01}, M = 1, 4 values per sample */
     {
         enum { D = 4 };
         GmmModel g4;
         gmm_model_init(&g4, &g, &ve, D, 0);
-        sampler_model_init(&m, gmm_denoise, &g4, D, 0);
+        denoiser_init(&m, gmm_denoise, &g4, &ve, D, 0);
         config(&sc, "pc", "steps=2,snr=0.16");
         float o4[B * D], w4[B * D], x0n[B * D];
         sampler_run(&sc, &ve, &m, o4, seeds, NULL, B);
@@ -461,7 +463,7 @@ static void test_hand_runs(void)
         }
         check_close("pc (ve) 2 levels, Langevin corrector + reverse diffusion, Alg. 2/4 by hand", o4,
                     w4, B * D, 1e-5, 1e-5);
-        sampler_model_free(&m);
+        denoiser_free(&m);
     }
 #undef DEN
 #undef SCORE
@@ -611,8 +613,8 @@ static void test_identity(void)
         /* the same seeds in another order: sample j must follow its seed */
         GmmModel gm;
         gmm_model_init(&gm, &g, s, D, cfgs[c].cond);
-        SamplerModel m;
-        sampler_model_init(&m, gmm_denoise, &gm, D, gm.num_classes);
+        Denoiser m;
+        denoiser_init(&m, gmm_denoise, &gm, s, D, gm.num_classes);
         uint64_t rs[16];
         int rl[16];
         float r[16 * 3];
@@ -630,7 +632,7 @@ static void test_identity(void)
                   same_rev && memcmp(a, t1, 16 * D * sizeof(float)) == 0,
               "%s (%s): seeds 0..15 bitwise the same as one batch of 16, batches of 5, reversed, "
               "rerun, 1 thread", desc, sched_process_name(s->cfg.process));
-        sampler_model_free(&m);
+        denoiser_free(&m);
         free(a); free(b); free(e); free(t1);
     }
     /* ddim eta=0 is deterministic and ddpm with beta~ is ddim with eta=1 (same streams) */
@@ -765,12 +767,14 @@ static void test_guidance(void)
     gmm_denoise(&gm, ou, x, tc, nul, B);
     const double w = 1.7;
     for (int i = 0; i < B; i++) want[i] = (float)((1 + w) * oc[i] - w * ou[i]);
-    SamplerModel m;
-    sampler_model_init(&m, gmm_denoise, &gm, 1, 2);
-    sampler_model_eval(&m, got, x, tc, lab, B, w);
+    Denoiser m;
+    denoiser_init(&m, gmm_denoise, &gm, &vp, 1, 2);
+    uint64_t sd[B] = {0, 1, 2, 3, 4, 5};
+    denoiser_begin(&m, sd, lab, w, B);
+    denoiser_output(&m, got, x, tc);
     long long n1 = m.nfe, c1 = m.calls;
     m.batched_guidance = 1;
-    sampler_model_eval(&m, got2, x, tc, lab, B, w);
+    denoiser_output(&m, got2, x, tc);
     check_close("guidance: (1+w) eps(x,c) - w eps(x,null), two calls", got, want, B, 1e-7, 1e-6);
     check(memcmp(got, got2, sizeof got) == 0 && n1 == 2 && m.nfe == 4 && c1 == 2 && m.calls == 3,
           "guidance: one batched call of 2B gives the same bytes; NFE 2 per evaluation (calls %lld, %lld)",
@@ -781,7 +785,7 @@ static void test_guidance(void)
     e = sg * (xd - a * 1.5) / (a * a * 0.25 + sg * sg);
     check(fabs(oc[1] - e) < 1e-6, "toy conditional model: eps(x, c=1) = that of N(1.5, 0.25) (%.6f vs %.6f)",
           oc[1], e);
-    sampler_model_free(&m);
+    denoiser_free(&m);
     /* conditional sampling (w = 0) reproduces each class's component; guidance (w = 3)
      * keeps every sample in its class and pushes the classes apart (the guided score
      * (1+w) s(x|c) - w s(x) repels from the other mode while the modes overlap) */

@@ -1,0 +1,74 @@
+/* The denoiser: one object that turns (x, noise level, condition) into eps, x0 and score
+ * for every prediction type and process. Samplers, sample tasks, training previews and
+ * `ddm sample` all call the network through it.
+ *
+ * B = samples in the batch, D = values per sample (C*H*W).
+ *
+ * It owns:
+ * - the network, as a DenoiseFn (a U-Net in fixed 8-image slots, core/netslots.h, or an
+ *   analytic stand-in for tests, core/gmm.h);
+ * - the condition of the batch being made: its seeds (the slots key on them), its labels
+ *   (labels[b] in 0..num_classes-1, num_classes = the null label; NULL = unconditional);
+ * - classifier-free guidance (Ho & Salimans 2022, eq. 6): eps~ = (1+w) eps(x,c) - w eps(x).
+ *   It is applied to the raw outputs: every prediction type is affine in eps at fixed x
+ *   with the same coefficients, and (1+w) - w = 1, so combining outputs is exactly
+ *   combining eps (or x0, or v, or scores);
+ * - the conversion of the raw output to eps, x0 and score at the state's marginal
+ *   x = a x0 + sg eps (core/diffusion.h: diffusion_from_output).
+ */
+#ifndef DDM_DENOISER_H
+#define DDM_DENOISER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sched.h"
+
+/* The network: out (B,D) = raw output of the configured prediction at x (B,D),
+ * conditioned on tcond (B) (sched.h: the level index, fractional between levels) and
+ * labels (B) in 0..num_classes (num_classes = the null label), or labels = NULL for an
+ * unconditional model. */
+typedef void (*DenoiseFn)(void *ctx, float *out, const float *x, const float *tcond,
+                          const int *labels, int B);
+/* Told the seeds of the batch before its network calls (the slots key on them); may be
+ * NULL for networks whose output does not depend on them. */
+typedef void (*DenoiseBatchFn)(void *ctx, const uint64_t *seeds, int B);
+
+typedef struct {
+    DenoiseFn fn;
+    DenoiseBatchFn batch_fn;
+    void *ctx;
+    const Schedule *s;
+    size_t D;
+    int num_classes;      /* 0: unconditional (guidance not allowed) */
+    int batched_guidance; /* 1: a guided evaluation is one call of 2B (the network must take
+                             batch 2B); 0: two calls of B. Fixed per model, not per batch. */
+    /* the condition of the current batch (denoiser_begin) */
+    const int *labels;
+    double guidance;      /* classifier-free w, 0 = off */
+    int B;
+    /* counters */
+    long long nfe;        /* network evaluations per sample so far (guided: 2 per call) */
+    long long calls;      /* calls of fn */
+    /* scratch */
+    float *buf;           /* guidance: 2 * 2B*D + 2B floats */
+    int *lab;             /* 2B labels */
+    float *out, *tc;      /* raw output (B*D), conditioning (B) */
+    size_t cap;           /* B the scratch holds */
+} Denoiser;
+
+void denoiser_init(Denoiser *d, DenoiseFn fn, void *ctx, const Schedule *s, size_t D,
+                   int num_classes);
+void denoiser_free(Denoiser *d);
+/* The batch to be made next: B samples with these seeds, labels (NULL = unconditional)
+ * and guidance weight w (w != 0 needs labels and num_classes > 0). seeds and labels must
+ * stay valid until the batch is done. */
+void denoiser_begin(Denoiser *d, const uint64_t *seeds, const int *labels, double w, int B);
+/* out (B,D) = the (guided when w != 0) raw network output at x with conditioning tcond (B). */
+void denoiser_output(Denoiser *d, float *out, const float *x, const float *tcond);
+/* The network at x (B,D), every sample at conditioning tcond and marginal (a, sg):
+ * eps-hat, x0-hat and score (each may be NULL) into (B,D) buffers that do not alias x. */
+void denoiser_eval(Denoiser *d, const float *x, double tcond, double a, double sg, float *eps,
+                   float *x0, float *score);
+
+#endif

@@ -1,0 +1,136 @@
+/* The network in fixed 8-image slots (see netslots.h). */
+#include "core/netslots.h"
+
+#include <string.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/common.h"
+#include "core/layers.h"
+
+void netslots_init(NetSlots *c, const UNetConfig *uc, const float *weights, int threads)
+{
+    memset(c, 0, sizeof *c);
+    c->n_nets = threads;
+    c->num_classes = uc->num_classes;
+    c->D = (size_t)uc->in_ch * uc->image_size * uc->image_size;
+    c->nets = xcalloc((size_t)threads, sizeof *c->nets);
+    for (int t = 0; t < threads; t++) {
+        c->nets[t] = unet_init(uc, NETSLOTS_WIDTH, 0);
+        memcpy(unet_params(c->nets[t]), weights, unet_num_params(c->nets[t]) * sizeof(float));
+    }
+    const size_t per = (size_t)threads * NETSLOTS_WIDTH;
+    c->xs = xalloc_floats(per * c->D);
+    c->os = xalloc_floats(per * c->D);
+    c->ts = xalloc_floats(per);
+    c->ls = xcalloc(per, sizeof *c->ls);
+    /* one thread per network call: OpenBLAS serial, nested OpenMP regions inactive */
+    c->blas_saved = layers_blas_serial_begin();
+#ifdef _OPENMP
+    omp_set_max_active_levels(1);
+#endif
+}
+
+void netslots_free(NetSlots *c)
+{
+    if (!c->nets) return;
+    for (int t = 0; t < c->n_nets; t++) unet_free(c->nets[t]);
+    free(c->nets);
+    free(c->xs); free(c->os); free(c->ts); free(c->ls); free(c->plan);
+    layers_blas_serial_end(c->blas_saved);
+    memset(c, 0, sizeof *c);
+}
+
+static void between(NetSlots *c)
+{
+    if (c->between) c->between(c->between_ctx);
+}
+
+/* One network call of NETSLOTS_WIDTH images on thread t's net: call `call` of the plan. */
+static void net_call(NetSlots *c, int t, int call, float *out, const float *x,
+                     const float *tcond, const int *labels)
+{
+    const size_t D = c->D;
+    float *xs = c->xs + (size_t)t * NETSLOTS_WIDTH * D, *os = c->os + (size_t)t * NETSLOTS_WIDTH * D;
+    float *ts = c->ts + (size_t)t * NETSLOTS_WIDTH;
+    int *ls = c->ls + (size_t)t * NETSLOTS_WIDTH;
+    const int *slot = c->plan + (size_t)call * NETSLOTS_WIDTH;
+    float t_fill = 0;
+    for (int r = 0; r < NETSLOTS_WIDTH; r++)
+        if (slot[r] >= 0) {
+            t_fill = tcond[slot[r]];
+            break;
+        }
+    for (int r = 0; r < NETSLOTS_WIDTH; r++) {
+        int b = slot[r];
+        if (b >= 0) {
+            memcpy(xs + (size_t)r * D, x + (size_t)b * D, D * sizeof(float));
+            ts[r] = tcond[b];
+            ls[r] = labels ? labels[b] : 0;
+        } else { /* an empty slot: its values never reach the other slots */
+            memset(xs + (size_t)r * D, 0, D * sizeof(float));
+            ts[r] = t_fill;
+            ls[r] = c->num_classes;
+        }
+    }
+    unet_forward(c->nets[t], os, xs, ts, labels ? ls : NULL, NETSLOTS_WIDTH, 0, 0);
+    for (int r = 0; r < NETSLOTS_WIDTH; r++)
+        if (slot[r] >= 0) memcpy(out + (size_t)slot[r] * D, os + (size_t)r * D, D * sizeof(float));
+}
+
+static void slots_batch(void *ctx, const uint64_t *seeds, int B)
+{
+    NetSlots *c = ctx;
+    c->seeds = seeds;
+    c->n = B;
+}
+
+/* A DenoiseFn over the batch c->seeds */
+static void slots_denoise(void *ctx, float *out, const float *x, const float *tcond,
+                          const int *labels, int B)
+{
+    NetSlots *c = ctx;
+    /* B = n, or a multiple (a guided evaluation in one call: the batch twice) */
+    DDM_ASSERT(c->n > 0 && B % c->n == 0, "netslots: a call of %d images for a batch of %d",
+               B, c->n);
+    between(c);
+    /* the k-th image of residue r goes to call k, slot r */
+    int cnt[NETSLOTS_WIDTH] = {0}, ncalls = 0;
+    for (int b = 0; b < B; b++) {
+        int r = (int)(c->seeds[b % c->n] % NETSLOTS_WIDTH);
+        if (++cnt[r] > ncalls) ncalls = cnt[r];
+    }
+    c->plan = xrealloc(c->plan, sizeof *c->plan * (size_t)ncalls * NETSLOTS_WIDTH);
+    for (int i = 0; i < ncalls * NETSLOTS_WIDTH; i++) c->plan[i] = -1;
+    memset(cnt, 0, sizeof cnt);
+    for (int b = 0; b < B; b++) {
+        int r = (int)(c->seeds[b % c->n] % NETSLOTS_WIDTH);
+        c->plan[(size_t)cnt[r]++ * NETSLOTS_WIDTH + r] = b;
+    }
+    const int nt = c->n_nets < ncalls ? c->n_nets : ncalls;
+    if (nt <= 1) {
+        for (int k = 0; k < ncalls; k++) {
+            net_call(c, 0, k, out, x, tcond, labels);
+            between(c);
+        }
+    } else {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int k = 0; k < ncalls; k++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+            omp_set_num_threads(1); /* whatever the net asks inside runs on this thread */
+#endif
+            net_call(c, t, k, out, x, tcond, labels);
+        }
+    }
+    between(c);
+}
+
+void netslots_denoiser(Denoiser *d, NetSlots *ns, const Schedule *s)
+{
+    denoiser_init(d, slots_denoise, ns, s, ns->D, ns->num_classes);
+    d->batch_fn = slots_batch;
+}

@@ -1,0 +1,46 @@
+/* The network in fixed 8-image slots: what makes a sample independent of its batch.
+ *
+ * OpenBLAS's sgemm rounds one column (row) of a product differently depending on the
+ * product's width (height), and core/ puts the batch into the GEMM shapes (Winograd convs:
+ * batch x tiles columns; linear: batch rows), so one image's network output changes in
+ * the last bits with the batch it is in, and threads split GEMMs by the thread count.
+ * So the network is called in fixed-width slots (NETSLOTS_WIDTH images, the image of seed
+ * s in slot s % NETSLOTS_WIDTH, empty slots zero), one call per thread, each thread with
+ * its own single-threaded U-Net: an image's arithmetic is the same whatever the batch,
+ * rank, resume state or thread count. The width is part of every sampling setting.
+ */
+#ifndef DDM_NETSLOTS_H
+#define DDM_NETSLOTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/denoiser.h"
+#include "core/unet.h"
+
+#define NETSLOTS_WIDTH 8
+
+typedef struct {
+    UNet **nets;            /* one per thread, NETSLOTS_WIDTH wide, single-threaded */
+    int n_nets;
+    int num_classes;
+    size_t D;
+    const uint64_t *seeds;  /* of the batch being made */
+    int n;
+    int *plan;              /* call c, slot r -> image index, or -1 */
+    float *xs, *ts, *os;    /* per thread: NETSLOTS_WIDTH x (D, 1, D) */
+    int *ls;
+    int blas_saved;
+    /* called between network calls (e.g. to keep a work queue moving, print progress) */
+    void (*between)(void *ctx);
+    void *between_ctx;
+} NetSlots;
+
+/* threads networks with these weights (unet_num_params floats); OpenBLAS runs serial and
+ * nested OpenMP regions are off until netslots_free. */
+void netslots_init(NetSlots *ns, const UNetConfig *uc, const float *weights, int threads);
+void netslots_free(NetSlots *ns);
+/* A denoiser over the slots (fn, batch_fn and ctx set; the caller keeps ns alive). */
+void netslots_denoiser(Denoiser *d, NetSlots *ns, const Schedule *s);
+
+#endif
