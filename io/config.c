@@ -1,96 +1,80 @@
-/* The ddm config: one table of keys drives parsing, defaults, canonical text and help. */
+/* The ddm config: one table of keys (OptSpec rows, core/opt.h) drives parsing, defaults,
+ * canonical text and help; io/ini.c reads the files. This file adds what only the config
+ * has: its sections, the cross-checks of config_validate and the converters to the
+ * modules' own structs. */
 #include "io/config.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/common.h"
+#include "io/ini.h"
 
 #define OFF(sec, field) offsetof(DdmConfig, sec.field)
-#define NOCOUNT 0
 
-static const CfgKey KEYS[] = {
+/* A row whose name is its field's name; lists also name their count field. */
+#define SCALAR(sec, field, ty, choices_, def_, unit_, help_)                                      \
+    {.section = #sec, .name = #field, .type = ty, .offset = OFF(sec, field), .choices = choices_, \
+     .def = def_, .unit = unit_, .help = help_}
+#define LIST(sec, field, count, ty, def_, unit_, help_)                                           \
+    {.section = #sec, .name = #field, .type = ty, .offset = OFF(sec, field),                      \
+     .count_offset = OFF(sec, count), .def = def_, .unit = unit_, .help = help_,                  \
+     .list_max = CONFIG_MAX_LIST}
+
+/* Ranges are not in the rows: config_validate checks them (with the cross-checks), so a
+ * config can be read in full before it is judged. */
+static const OptSpec KEYS[] = {
     /* [model] */
-    {"model", "ch", CFG_INT, OFF(model, ch), NOCOUNT, NULL, "32", "channels",
-     "base width of the U-Net"},
-    {"model", "ch_mult", CFG_INT_LIST, OFF(model, ch_mult), OFF(model, n_ch_mult), NULL, "1,2,2",
-     "", "width multiplier per resolution level (one entry per level)"},
-    {"model", "num_res_blocks", CFG_INT, OFF(model, num_res_blocks), NOCOUNT, NULL, "2", "",
-     "ResBlocks per level on the down path"},
-    {"model", "attn_resolutions", CFG_INT_LIST, OFF(model, attn_resolutions), OFF(model, n_attn),
-     NULL, "8", "pixels", "resolutions with self-attention (empty = none)"},
-    {"model", "groups", CFG_INT, OFF(model, groups), NOCOUNT, NULL, "8", "",
-     "GroupNorm groups (must divide every width)"},
-    {"model", "dropout", CFG_F64, OFF(model, dropout), NOCOUNT, NULL, "0", "probability",
-     "dropout inside the ResBlocks"},
-    {"model", "num_classes", CFG_INT, OFF(model, num_classes), NOCOUNT, NULL, "0", "",
-     "label classes for class conditioning (0 = unconditional)"},
-    {"model", "image_size", CFG_INT, OFF(model, image_size), NOCOUNT, NULL, "32", "pixels",
-     "height = width of the images"},
-    {"model", "channels", CFG_INT, OFF(model, channels), NOCOUNT, NULL, "1", "", "image channels"},
+    SCALAR(model, ch, OPT_INT, NULL, "32", "channels", "base width of the U-Net"),
+    LIST(model, ch_mult, n_ch_mult, OPT_INT_LIST, "1,2,2", "",
+         "width multiplier per resolution level (one entry per level)"),
+    SCALAR(model, num_res_blocks, OPT_INT, NULL, "2", "", "ResBlocks per level on the down path"),
+    LIST(model, attn_resolutions, n_attn, OPT_INT_LIST, "8", "pixels",
+         "resolutions with self-attention (empty = none)"),
+    SCALAR(model, groups, OPT_INT, NULL, "8", "", "GroupNorm groups (must divide every width)"),
+    SCALAR(model, dropout, OPT_F64, NULL, "0", "probability", "dropout inside the ResBlocks"),
+    SCALAR(model, num_classes, OPT_INT, NULL, "0", "",
+           "label classes for class conditioning (0 = unconditional)"),
+    SCALAR(model, image_size, OPT_INT, NULL, "32", "pixels", "height = width of the images"),
+    SCALAR(model, channels, OPT_INT, NULL, "1", "", "image channels"),
     /* [diffusion] */
-    {"diffusion", "process", CFG_CHOICE, OFF(diffusion, process), NOCOUNT, "vp|ve", "vp", "",
-     "vp: DDPM / VP-SDE; ve: NCSN / VE-SDE"},
-    {"diffusion", "schedule", CFG_CHOICE, OFF(diffusion, schedule), NOCOUNT, "linear|cosine",
-     "linear", "", "beta schedule (vp)"},
-    {"diffusion", "timesteps", CFG_INT, OFF(diffusion, timesteps), NOCOUNT, NULL, "1000", "steps",
-     "T, discrete diffusion steps (vp)"},
-    {"diffusion", "beta_start", CFG_F64, OFF(diffusion, beta_start), NOCOUNT, NULL, "0.0001", "",
-     "beta_1 of the linear schedule (vp)"},
-    {"diffusion", "beta_end", CFG_F64, OFF(diffusion, beta_end), NOCOUNT, NULL, "0.02", "",
-     "beta_T of the linear schedule (vp)"},
-    {"diffusion", "prediction", CFG_CHOICE, OFF(diffusion, prediction), NOCOUNT, "eps|x0|v", "eps",
-     "", "what the network predicts (ve: eps only)"},
-    {"diffusion", "loss", CFG_CHOICE, OFF(diffusion, loss), NOCOUNT, "simple|vlb", "simple", "",
-     "per-timestep loss weight: simple = 1, vlb = normalised VLB weight (vp)"},
-    {"diffusion", "sigma_min", CFG_F64, OFF(diffusion, sigma_min), NOCOUNT, NULL, "0.01", "",
-     "smallest noise level (ve)"},
-    {"diffusion", "sigma_max", CFG_F64, OFF(diffusion, sigma_max), NOCOUNT, NULL, "50", "",
-     "largest noise level (ve)"},
-    {"diffusion", "num_scales", CFG_INT, OFF(diffusion, num_scales), NOCOUNT, NULL, "232", "levels",
-     "L, geometric noise levels (ve)"},
+    SCALAR(diffusion, process, OPT_CHOICE, "vp|ve", "vp", "", "vp: DDPM / VP-SDE; ve: NCSN / VE-SDE"),
+    SCALAR(diffusion, schedule, OPT_CHOICE, "linear|cosine", "linear", "", "beta schedule (vp)"),
+    SCALAR(diffusion, timesteps, OPT_INT, NULL, "1000", "steps", "T, discrete diffusion steps (vp)"),
+    SCALAR(diffusion, beta_start, OPT_F64, NULL, "0.0001", "", "beta_1 of the linear schedule (vp)"),
+    SCALAR(diffusion, beta_end, OPT_F64, NULL, "0.02", "", "beta_T of the linear schedule (vp)"),
+    SCALAR(diffusion, prediction, OPT_CHOICE, "eps|x0|v", "eps", "",
+           "what the network predicts (ve: eps only)"),
+    SCALAR(diffusion, loss, OPT_CHOICE, "simple|vlb", "simple", "",
+           "per-timestep loss weight: simple = 1, vlb = normalised VLB weight (vp)"),
+    SCALAR(diffusion, sigma_min, OPT_F64, NULL, "0.01", "", "smallest noise level (ve)"),
+    SCALAR(diffusion, sigma_max, OPT_F64, NULL, "50", "", "largest noise level (ve)"),
+    SCALAR(diffusion, num_scales, OPT_INT, NULL, "232", "levels", "L, geometric noise levels (ve)"),
     /* [train] */
-    {"train", "batch", CFG_INT, OFF(train, batch), NOCOUNT, NULL, "64", "images",
-     "GLOBAL batch, split evenly over the ranks"},
-    {"train", "lr", CFG_F64, OFF(train, lr), NOCOUNT, NULL, "0.0002", "", "peak learning rate"},
-    {"train", "warmup", CFG_INT, OFF(train, warmup), NOCOUNT, NULL, "500", "steps",
-     "linear learning-rate warm-up"},
-    {"train", "weight_decay", CFG_F64, OFF(train, weight_decay), NOCOUNT, NULL, "0", "",
-     "AdamW decoupled weight decay"},
-    {"train", "grad_clip", CFG_F64, OFF(train, grad_clip), NOCOUNT, NULL, "1", "",
-     "max global gradient norm (0 = off)"},
-    {"train", "ema", CFG_F64_LIST, OFF(train, ema), OFF(train, n_ema), NULL, "0.9999", "",
-     "EMA decay rates, one weight copy each (empty = none)"},
-    {"train", "max_steps", CFG_I64, OFF(train, max_steps), NOCOUNT, NULL, "10000", "steps",
-     "stop after this many optimizer steps"},
-    {"train", "log_every", CFG_INT, OFF(train, log_every), NOCOUNT, NULL, "50", "steps",
-     "metrics line interval"},
-    {"train", "ckpt_every", CFG_INT, OFF(train, ckpt_every), NOCOUNT, NULL, "1000", "steps",
-     "checkpoint interval"},
-    {"train", "keep", CFG_INT, OFF(train, keep), NOCOUNT, NULL, "3", "files",
-     "checkpoints kept in the run folder"},
-    {"train", "preview_every", CFG_INT, OFF(train, preview_every), NOCOUNT, NULL, "0", "steps",
-     "preview grid interval (0 = off)"},
-    {"train", "seed", CFG_U64, OFF(train, seed), NOCOUNT, NULL, "0", "",
-     "seed of weights, data order, noise"},
-    {"train", "p_uncond", CFG_F64, OFF(train, p_uncond), NOCOUNT, NULL, "0.1", "probability",
-     "label dropped to 'no label' (classifier-free guidance; conditional models)"},
-    {"train", "threads", CFG_INT, OFF(train, threads), NOCOUNT, NULL, "0", "per rank",
-     "compute threads (0 = all the rank has)"},
-    {"train", "flip", CFG_INT, OFF(train, flip), NOCOUNT, NULL, "0", "0|1",
-     "random horizontal flips of training images"},
-    {"train", "task", CFG_CHOICE, OFF(train, task), NOCOUNT, "diffusion|classifier", "diffusion",
-     "", "what to train: the diffusion U-Net or the eval/guidance classifier"},
-    {"train", "adam_beta1", CFG_F64, OFF(train, adam_beta1), NOCOUNT, NULL, "0.9", "",
-     "AdamW first-moment decay"},
-    {"train", "adam_beta2", CFG_F64, OFF(train, adam_beta2), NOCOUNT, NULL, "0.999", "",
-     "AdamW second-moment decay"},
-    {"train", "adam_eps", CFG_F64, OFF(train, adam_eps), NOCOUNT, NULL, "1e-08", "",
-     "AdamW epsilon"},
+    SCALAR(train, batch, OPT_INT, NULL, "64", "images", "GLOBAL batch, split evenly over the ranks"),
+    SCALAR(train, lr, OPT_F64, NULL, "0.0002", "", "peak learning rate"),
+    SCALAR(train, warmup, OPT_INT, NULL, "500", "steps", "linear learning-rate warm-up"),
+    SCALAR(train, weight_decay, OPT_F64, NULL, "0", "", "AdamW decoupled weight decay"),
+    SCALAR(train, grad_clip, OPT_F64, NULL, "1", "", "max global gradient norm (0 = off)"),
+    LIST(train, ema, n_ema, OPT_F64_LIST, "0.9999", "",
+         "EMA decay rates, one weight copy each (empty = none)"),
+    SCALAR(train, max_steps, OPT_I64, NULL, "10000", "steps", "stop after this many optimizer steps"),
+    SCALAR(train, log_every, OPT_INT, NULL, "50", "steps", "metrics line interval"),
+    SCALAR(train, ckpt_every, OPT_INT, NULL, "1000", "steps", "checkpoint interval"),
+    SCALAR(train, keep, OPT_INT, NULL, "3", "files", "checkpoints kept in the run folder"),
+    SCALAR(train, preview_every, OPT_INT, NULL, "0", "steps", "preview grid interval (0 = off)"),
+    SCALAR(train, seed, OPT_U64, NULL, "0", "", "seed of weights, data order, noise"),
+    SCALAR(train, p_uncond, OPT_F64, NULL, "0.1", "probability",
+           "label dropped to 'no label' (classifier-free guidance; conditional models)"),
+    SCALAR(train, threads, OPT_INT, NULL, "0", "per rank", "compute threads (0 = all the rank has)"),
+    /* an int, not OPT_BOOL: config_validate says "must be 0 or 1" after reading it all */
+    SCALAR(train, flip, OPT_INT, NULL, "0", "0|1", "random horizontal flips of training images"),
+    SCALAR(train, task, OPT_CHOICE, "diffusion|classifier", "diffusion", "",
+           "what to train: the diffusion U-Net or the eval/guidance classifier"),
+    SCALAR(train, adam_beta1, OPT_F64, NULL, "0.9", "", "AdamW first-moment decay"),
+    SCALAR(train, adam_beta2, OPT_F64, NULL, "0.999", "", "AdamW second-moment decay"),
+    SCALAR(train, adam_eps, OPT_F64, NULL, "1e-08", "", "AdamW epsilon"),
 };
 #define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
@@ -118,360 +102,152 @@ static int section_known(const char *s)
     return 0;
 }
 
-static const CfgKey *find_in(const char *section, const char *name)
-{
-    for (int i = 0; i < NKEYS; i++)
-        if (!strcmp(KEYS[i].section, section) && !strcmp(KEYS[i].name, name)) return &KEYS[i];
-    return NULL;
-}
-
 const CfgKey *config_find_key(const char *name)
 {
     const char *dot = strchr(name, '.');
-    if (dot) {
-        char sec[64];
-        size_t n = (size_t)(dot - name);
-        if (n >= sizeof sec) return NULL;
-        memcpy(sec, name, n);
-        sec[n] = '\0';
-        return find_in(sec, dot + 1);
-    }
-    for (int i = 0; i < NKEYS; i++)
-        if (!strcmp(KEYS[i].name, name)) return &KEYS[i];
-    return NULL;
+    if (!dot) return opt_find(KEYS, NKEYS, NULL, name);
+    char sec[64];
+    size_t n = (size_t)(dot - name);
+    if (n >= sizeof sec) return NULL;
+    memcpy(sec, name, n);
+    sec[n] = '\0';
+    return opt_find(KEYS, NKEYS, sec, dot + 1);
 }
 
-/* ---- values ---- */
-
-static const char *type_desc(const CfgKey *k, char *buf, size_t n)
+/* What a value of k must look like, in the words config errors have always used
+ * ("bad value 'abc' for train.lr (a number)"): users and tests know them. */
+static const char *key_want(const CfgKey *k, char *buf, size_t n)
 {
     switch (k->type) {
-    case CFG_INT:
-    case CFG_I64:
+    case OPT_INT:
+    case OPT_I64:
         return "an integer";
-    case CFG_U64:
+    case OPT_U64:
         return "a non-negative integer";
-    case CFG_F64:
-        return "a number";
-    case CFG_CHOICE:
+    case OPT_CHOICE:
         snprintf(buf, n, "one of %s", k->choices);
         return buf;
-    case CFG_INT_LIST:
+    case OPT_INT_LIST:
         return "a comma-separated list of integers, may be empty";
-    case CFG_F64_LIST:
+    case OPT_F64_LIST:
         return "a comma-separated list of numbers, may be empty";
+    default:
+        return opt_want(k, buf, n);
     }
-    return "?";
 }
 
-static int parse_i64(const char *s, long long lo, long long hi, long long *out)
+/* Set k from value; context ("b.ini:3", "--set train.lr=abc") prefixes the error. */
+static int key_set(DdmConfig *cfg, const CfgKey *k, const char *value, const char *context,
+                   char *err, size_t errlen)
 {
-    if (!*s) return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_f64(const char *s, double *out)
-{
-    if (!*s) return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (errno == ERANGE || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
-    return s;
-}
-
-/* Parse a list "a, b, c" (empty = no entries) into up to CONFIG_MAX_LIST items. */
-static int parse_list(const char *value, int is_int, void *dst, int *count)
-{
-    char buf[512];
-    if (strlen(value) >= sizeof buf) return -1;
-    strcpy(buf, value);
-    char *s = trim(buf);
-    int n = 0;
-    int ivals[CONFIG_MAX_LIST];
-    double dvals[CONFIG_MAX_LIST];
-    if (*s) {
-        /* strtok would merge empty items ("1,,2"): walk by hand to reject them */
-        char *p = s;
-        for (;;) {
-            char *comma = strchr(p, ',');
-            if (comma) *comma = '\0';
-            char *item = trim(p);
-            if (!*item || n >= CONFIG_MAX_LIST) return -1;
-            if (is_int) {
-                long long v;
-                if (parse_i64(item, -2147483647LL, 2147483647LL, &v)) return -1;
-                ivals[n++] = (int)v;
-            } else {
-                double v;
-                if (parse_f64(item, &v)) return -1;
-                dvals[n++] = v;
-            }
-            if (!comma) break;
-            p = comma + 1;
-        }
-    }
-    if (is_int)
-        memcpy(dst, ivals, (size_t)n * sizeof(int));
-    else
-        memcpy(dst, dvals, (size_t)n * sizeof(double));
-    *count = n;
-    return 0;
-}
-
-/* Store value (already trimmed) into cfg; -1 when it does not parse as k's type. */
-static int set_value(DdmConfig *cfg, const CfgKey *k, const char *value)
-{
-    char *base = (char *)cfg;
-    void *dst = base + k->offset;
-    switch (k->type) {
-    case CFG_INT: {
-        long long v;
-        if (parse_i64(value, -2147483647LL - 1, 2147483647LL, &v)) return -1;
-        *(int *)dst = (int)v;
-        return 0;
-    }
-    case CFG_I64: {
-        long long v;
-        if (parse_i64(value, INT64_MIN, INT64_MAX, &v)) return -1;
-        *(int64_t *)dst = (int64_t)v;
-        return 0;
-    }
-    case CFG_U64: {
-        if (!*value || !isdigit((unsigned char)value[0])) return -1;
-        errno = 0;
-        char *end;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (errno || *end) return -1;
-        *(uint64_t *)dst = (uint64_t)v;
-        return 0;
-    }
-    case CFG_F64: {
-        double v;
-        if (parse_f64(value, &v)) return -1;
-        *(double *)dst = v;
-        return 0;
-    }
-    case CFG_CHOICE: {
-        const char *c = k->choices;
-        size_t vl = strlen(value);
-        for (int idx = 0; *c; idx++) {
-            const char *bar = strchr(c, '|');
-            size_t n = bar ? (size_t)(bar - c) : strlen(c);
-            if (n == vl && !strncmp(c, value, n)) {
-                *(int *)dst = idx;
-                return 0;
-            }
-            if (!bar) break;
-            c = bar + 1;
-        }
-        return -1;
-    }
-    case CFG_INT_LIST:
-        return parse_list(value, 1, dst, (int *)(base + k->count_offset));
-    case CFG_F64_LIST:
-        return parse_list(value, 0, dst, (int *)(base + k->count_offset));
-    }
+    if (opt_set(k, cfg, value, NULL, 0) == 0) return 0;
+    char tb[128];
+    set_err(err, errlen, "%s: bad value '%s' for %s.%s (%s)", context, value, k->section, k->name,
+            key_want(k, tb, sizeof tb));
     return -1;
-}
-
-/* shortest decimal text that reads back as exactly x */
-static void fmt_double(char *buf, size_t n, double x)
-{
-    if (x == floor(x) && fabs(x) < 1e15) { /* "50", not "5e+01" */
-        snprintf(buf, n, "%.0f", x);
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) return;
-    }
 }
 
 char *config_value_text(const DdmConfig *cfg, const CfgKey *k)
 {
-    const char *base = (const char *)cfg;
-    const void *src = base + k->offset;
-    char buf[512];
-    buf[0] = '\0';
-    switch (k->type) {
-    case CFG_INT:
-        snprintf(buf, sizeof buf, "%d", *(const int *)src);
-        break;
-    case CFG_I64:
-        snprintf(buf, sizeof buf, "%lld", (long long)*(const int64_t *)src);
-        break;
-    case CFG_U64:
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)src);
-        break;
-    case CFG_F64:
-        fmt_double(buf, sizeof buf, *(const double *)src);
-        break;
-    case CFG_CHOICE: {
-        int idx = *(const int *)src;
-        const char *c = k->choices;
-        for (int i = 0; i < idx && c; i++) {
-            c = strchr(c, '|');
-            if (c) c++;
-        }
-        if (!c) c = "?";
-        size_t n = strcspn(c, "|");
-        snprintf(buf, sizeof buf, "%.*s", (int)n, c);
-        break;
-    }
-    case CFG_INT_LIST:
-    case CFG_F64_LIST: {
-        int cnt = *(const int *)(base + k->count_offset);
-        size_t off = 0;
-        for (int i = 0; i < cnt && off < sizeof buf; i++) {
-            char item[40];
-            if (k->type == CFG_INT_LIST)
-                snprintf(item, sizeof item, "%d", ((const int *)src)[i]);
-            else
-                fmt_double(item, sizeof item, ((const double *)src)[i]);
-            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s", i ? "," : "", item);
-        }
-        break;
-    }
-    }
+    char buf[1024];
+    opt_format(k, cfg, buf, sizeof buf);
     return xstrdup(buf);
 }
 
 void config_defaults(DdmConfig *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    for (int i = 0; i < NKEYS; i++)
-        DDM_ASSERT(set_value(cfg, &KEYS[i], KEYS[i].def) == 0,
-                   "config table: bad default '%s' for %s.%s", KEYS[i].def, KEYS[i].section,
-                   KEYS[i].name);
+    opt_defaults(KEYS, NKEYS, cfg);
 }
 
 /* ---- INI ---- */
 
-int config_parse_text(DdmConfig *cfg, const char *text, const char *name, char *err, size_t errlen)
+/* An INI syntax error in the words config errors had before io/ini.c (tests pin them). */
+static void ini_error(const IniFile *ini, const char *name, char *err, size_t errlen)
 {
-    char section[64] = "";
-    int have_section = 0, lineno = 0, rc = 0;
-    const char *p = text;
-    char *line = NULL;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        free(line);
-        line = xmalloc(n + 1);
-        memcpy(line, p, n);
-        line[n] = '\0';
-        p += n + (nl ? 1 : 0);
-        lineno++;
-        /* comments: '#' or ';' to the end of the line (no value contains either) */
-        line[strcspn(line, "#;")] = '\0';
-        char *s = trim(line);
-        if (!*s) continue;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (!close || *trim(close + 1)) {
-                set_err(err, errlen, "%s:%d: bad section line '%s' (expected [name])", name, lineno,
-                        s);
-                rc = -1;
-                goto out;
+    switch (ini->err_kind) {
+    case INI_ERR_SYNTAX:
+        set_err(err, errlen, "%s:%d: expected 'key = value' or '[section]', got '%s'", name,
+                ini->err_line, ini->err_text);
+        break;
+    case INI_ERR_HEADER:
+        set_err(err, errlen, "%s:%d: bad section line '%s' (expected [name])", name,
+                ini->err_line, ini->err_text);
+        break;
+    case INI_ERR_ORPHAN:
+        set_err(err, errlen, "%s:%d: key '%s' before any [section]", name, ini->err_line,
+                ini->err_key);
+        break;
+    default:
+        break; /* ini's own message stands */
+    }
+}
+
+/* Apply parsed INI over cfg: all or nothing. */
+static int config_apply(DdmConfig *cfg, const IniFile *ini, char *err, size_t errlen)
+{
+    DdmConfig c = *cfg;
+    for (int s = 0; s < ini->n; s++) {
+        const IniSection *sec = &ini->sec[s];
+        if (!section_known(sec->name)) {
+            set_err(err, errlen, "%s: unknown section [%s] (sections: [model] [diffusion] [train])",
+                    sec->where, sec->name);
+            return -1;
+        }
+        for (int i = 0; i < sec->n; i++) {
+            const IniEntry *e = &sec->e[i];
+            const CfgKey *k = opt_find(KEYS, NKEYS, sec->name, e->key);
+            if (!k) {
+                const CfgKey *other = opt_find(KEYS, NKEYS, NULL, e->key);
+                if (other)
+                    set_err(err, errlen, "%s: unknown key '%s' in [%s] (it belongs in [%s])",
+                            e->where, e->key, sec->name, other->section);
+                else
+                    set_err(err, errlen, "%s: unknown key '%s' in [%s]", e->where, e->key,
+                            sec->name);
+                return -1;
             }
-            *close = '\0';
-            char *sec = trim(s + 1);
-            if (!section_known(sec)) {
-                set_err(err, errlen,
-                        "%s:%d: unknown section [%s] (sections: [model] [diffusion] [train])", name,
-                        lineno, sec);
-                rc = -1;
-                goto out;
-            }
-            snprintf(section, sizeof section, "%s", sec);
-            have_section = 1;
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            set_err(err, errlen, "%s:%d: expected 'key = value' or '[section]', got '%s'", name,
-                    lineno, s);
-            rc = -1;
-            goto out;
-        }
-        *eq = '\0';
-        char *key = trim(s), *value = trim(eq + 1);
-        if (!have_section) {
-            set_err(err, errlen, "%s:%d: key '%s' before any [section]", name, lineno, key);
-            rc = -1;
-            goto out;
-        }
-        const CfgKey *k = find_in(section, key);
-        if (!k) {
-            const CfgKey *other = config_find_key(key);
-            if (other)
-                set_err(err, errlen, "%s:%d: unknown key '%s' in [%s] (it belongs in [%s])", name,
-                        lineno, key, section, other->section);
-            else
-                set_err(err, errlen, "%s:%d: unknown key '%s' in [%s]", name, lineno, key, section);
-            rc = -1;
-            goto out;
-        }
-        if (set_value(cfg, k, value)) {
-            char tb[128];
-            set_err(err, errlen, "%s:%d: bad value '%s' for %s.%s (%s)", name, lineno, value,
-                    k->section, k->name, type_desc(k, tb, sizeof tb));
-            rc = -1;
-            goto out;
+            if (key_set(&c, k, e->value, e->where, err, errlen)) return -1;
         }
     }
-out:
-    free(line);
+    *cfg = c;
+    return 0;
+}
+
+int config_parse_text(DdmConfig *cfg, const char *text, const char *name, char *err, size_t errlen)
+{
+    IniFile ini;
+    /* a key given twice is refused (issue 16): which one wins would be a guess */
+    if (ini_parse_text(text, name, INI_UNIQUE_KEYS, &ini, err, errlen)) {
+        ini_error(&ini, name, err, errlen);
+        ini_free(&ini);
+        return -1;
+    }
+    int rc = config_apply(cfg, &ini, err, errlen);
+    ini_free(&ini);
     return rc;
 }
 
 int config_load_ini(DdmConfig *cfg, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    IniFile ini;
+    if (ini_load(path, INI_UNIQUE_KEYS, &ini, err, errlen)) {
+        ini_error(&ini, path, err, errlen);
+        ini_free(&ini);
         return -1;
     }
-    size_t cap = 4096, n = 0;
-    char *text = xmalloc(cap);
-    size_t got;
-    while ((got = fread(text + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            text = xrealloc(text, cap);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    text[n] = '\0';
-    int rc;
-    if (bad) {
-        set_err(err, errlen, "%s: read error", path);
-        rc = -1;
-    } else if (strlen(text) != n) {
-        set_err(err, errlen, "%s: not a text file (contains NUL bytes)", path);
-        rc = -1;
-    } else {
-        rc = config_parse_text(cfg, text, path, err, errlen);
-    }
-    free(text);
+    int rc = config_apply(cfg, &ini, err, errlen);
+    ini_free(&ini);
     return rc;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
 }
 
 int config_set(DdmConfig *cfg, const char *assignment, char *err, size_t errlen)
@@ -495,7 +271,7 @@ int config_set(DdmConfig *cfg, const char *assignment, char *err, size_t errlen)
                     assignment, sec);
             goto out;
         }
-        if (!find_in(sec, dot + 1)) {
+        if (!opt_find(KEYS, NKEYS, sec, dot + 1)) {
             set_err(err, errlen, "--set %s: unknown key '%s' in [%s]", assignment, dot + 1, sec);
             goto out;
         }
@@ -505,13 +281,9 @@ int config_set(DdmConfig *cfg, const char *assignment, char *err, size_t errlen)
         set_err(err, errlen, "--set %s: unknown key '%s'", assignment, name);
         goto out;
     }
-    if (set_value(cfg, k, value)) {
-        char tb[128];
-        set_err(err, errlen, "--set %s: bad value '%s' for %s.%s (%s)", assignment, value,
-                k->section, k->name, type_desc(k, tb, sizeof tb));
-        goto out;
-    }
-    rc = 0;
+    char context[300];
+    snprintf(context, sizeof context, "--set %s", assignment);
+    rc = key_set(cfg, k, value, context, err, errlen);
 out:
     free(a);
     return rc;
@@ -689,7 +461,7 @@ void config_print_keys(FILE *f)
             snprintf(lhs, sizeof lhs, "%s.%s = %s", k->section, k->name,
                      *k->def ? k->def : "(none)");
             fprintf(f, "    %-34s %s", lhs, k->help);
-            if (k->type == CFG_CHOICE) fprintf(f, " (%s)", k->choices);
+            if (k->type == OPT_CHOICE) fprintf(f, " (%s)", k->choices);
             if (*k->unit) fprintf(f, " [%s]", k->unit);
             fputc('\n', f);
         }
@@ -698,13 +470,8 @@ void config_print_keys(FILE *f)
 
 int config_equal(const DdmConfig *a, const DdmConfig *b)
 {
-    for (int i = 0; i < NKEYS; i++) {
-        char *x = config_value_text(a, &KEYS[i]), *y = config_value_text(b, &KEYS[i]);
-        int same = !strcmp(x, y);
-        free(x);
-        free(y);
-        if (!same) return 0;
-    }
+    for (int i = 0; i < NKEYS; i++)
+        if (!opt_equal(&KEYS[i], a, b)) return 0;
     return 1;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "core/classifier.h"
+#include "core/opt.h"
 #include "core/optim.h"
 #include "core/sched.h"
 #include "core/unet.h"
@@ -106,18 +107,9 @@ void config_to_adamw(const DdmConfig *cfg, AdamW *o); /* lr = the peak rate */
  * feat_dim stays at classifier_config_default's value */
 void config_to_classifier(const DdmConfig *cfg, ClassifierConfig *c);
 
-/* The key table, for tools that want to walk it (e.g. to print metrics headers). */
-typedef enum { CFG_INT, CFG_I64, CFG_U64, CFG_F64, CFG_CHOICE, CFG_INT_LIST, CFG_F64_LIST } CfgType;
-typedef struct {
-    const char *section, *name;
-    CfgType type;
-    size_t offset;        /* of the value in DdmConfig */
-    size_t count_offset;  /* lists: of the int entry count */
-    const char *choices;  /* CFG_CHOICE: "vp|ve" (index = stored value) */
-    const char *def;      /* default, as it would be written in the INI */
-    const char *unit;     /* "" when unitless */
-    const char *help;
-} CfgKey;
+/* The key table, for tools that want to walk it (e.g. to print metrics headers): one
+ * OptSpec row per key (core/opt.h), section set, offsets into DdmConfig. */
+typedef OptSpec CfgKey;
 int config_num_keys(void);
 const CfgKey *config_key(int i);
 /* lookup by "section.key" or a bare "key"; NULL when unknown */

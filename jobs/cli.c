@@ -1,6 +1,9 @@
+/* Command-line options: a CliOpt table read through the option tables of core/opt.c. */
 #include "jobs/cli.h"
 
-#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +12,51 @@
 
 int cli_quiet = 0;
 
-static const CliOpt *find_opt(const CliOpt *opts, const char *name, size_t len)
+/* The OptSpec row of o: the value lives at o->dst (offset 0). long and float values are
+ * parsed as int64_t / double into a temporary and stored by cli_set. */
+static OptSpec cli_row(const CliOpt *o)
 {
-    for (const CliOpt *o = opts; o->name; o++)
-        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
-    return NULL;
+    OptSpec r;
+    memset(&r, 0, sizeof r);
+    r.name = o->name;
+    r.meta = o->meta ? o->meta : "VALUE";
+    r.help = o->help;
+    r.required = o->required;
+    switch (o->kind) {
+    case CLI_STR:
+        r.type = OPT_STR;
+        break;
+    case CLI_INT:
+        r.type = OPT_INT;
+        break;
+    case CLI_LONG:
+        r.type = OPT_I64;
+        r.min = (double)LONG_MIN;
+        r.max = (double)LONG_MAX;
+        break;
+    case CLI_FLOAT:
+    case CLI_DOUBLE:
+        r.type = OPT_F64;
+        break;
+    case CLI_FLAG:
+        r.type = OPT_FLAG;
+        break;
+    case CLI_MULTI:
+        r.type = OPT_MULTI;
+        break;
+    }
+    return r;
+}
+
+/* The rows of opts, ended by a NULL name (caller frees). */
+static OptSpec *cli_rows(const CliOpt *opts, int *n)
+{
+    int k = 0;
+    while (opts[k].name) k++;
+    OptSpec *rows = xcalloc((size_t)k + 1, sizeof *rows);
+    for (int i = 0; i < k; i++) rows[i] = cli_row(&opts[i]);
+    *n = k;
+    return rows;
 }
 
 void cli_print_help(const char *cmd, const char *synopsis, const char *description,
@@ -21,56 +64,29 @@ void cli_print_help(const char *cmd, const char *synopsis, const char *descripti
 {
     if (cli_quiet) return;
     printf("usage: ddm %s %s\n\n%s\n\noptions:\n", cmd, synopsis, description);
-    for (const CliOpt *o = opts; o->name; o++) {
-        char left[64];
-        if (o->kind == CLI_FLAG)
-            snprintf(left, sizeof left, "--%s", o->name);
-        else
-            snprintf(left, sizeof left, "--%s %s", o->name, o->meta ? o->meta : "VALUE");
-        printf("  %-26s %s%s\n", left, o->help, o->required ? " (required)" : "");
-    }
+    int n;
+    OptSpec *rows = cli_rows(opts, &n);
+    opt_print_help(stdout, rows, n, "--");
+    free(rows);
     printf("  %-26s %s\n", "--help", "print this help and exit");
 }
 
-static void parse_value(const char *cmd, const CliOpt *o, const char *val)
+/* Store val into o's destination; a bad value ends the process. */
+static void cli_set(const char *cmd, const CliOpt *o, const OptSpec *row, const char *val)
 {
-    char *end = NULL;
-    errno = 0;
-    switch (o->kind) {
-    case CLI_STR:
-        *(char **)o->dst = (char *)val;
-        return;
-    case CLI_INT: {
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < -2147483647L || v > 2147483647L)
-            ddm_die("ddm %s: --%s wants a whole number, not '%s'", cmd, o->name, val);
-        *(int *)o->dst = (int)v;
-        return;
-    }
-    case CLI_LONG: {
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end)
-            ddm_die("ddm %s: --%s wants a whole number, not '%s'", cmd, o->name, val);
-        *(long *)o->dst = v;
-        return;
-    }
-    case CLI_FLOAT:
-    case CLI_DOUBLE: {
-        double v = strtod(val, &end);
-        if (errno || end == val || *end)
-            ddm_die("ddm %s: --%s wants a number, not '%s'", cmd, o->name, val);
-        if (o->kind == CLI_FLOAT) *(float *)o->dst = (float)v;
-        else *(double *)o->dst = v;
-        return;
-    }
-    case CLI_MULTI: {
-        CliMulti *m = o->dst;
-        m->v = xrealloc(m->v, sizeof(char *) * (size_t)(m->n + 1));
-        m->v[m->n++] = (char *)val;
-        return;
-    }
-    case CLI_FLAG:
-        break;
+    int64_t l = 0;
+    double d = 0;
+    void *base = o->kind == CLI_LONG ? (void *)&l : o->kind == CLI_FLOAT ? (void *)&d : o->dst;
+    char err[256], wb[160];
+    if (opt_set(row, base, val, err, sizeof err))
+        ddm_die("ddm %s: --%s wants %s, not '%s'", cmd, o->name, opt_want(row, wb, sizeof wb),
+                val);
+    if (o->kind == CLI_LONG) *(long *)o->dst = (long)l;
+    if (o->kind == CLI_FLOAT) {
+        if (fabs(d) > FLT_MAX)
+            ddm_die("ddm %s: --%s %s: beyond the range of a float (%g)", cmd, o->name, val,
+                    (double)FLT_MAX);
+        *(float *)o->dst = (float)d;
     }
 }
 
@@ -78,14 +94,16 @@ int cli_parse(const char *cmd, const char *synopsis, const char *description,
               const CliOpt *opts, int argc, char **argv, int *npos, char ***pos)
 {
     char **p = xcalloc((size_t)argc + 1, sizeof(char *));
-    int np = 0;
-    int *seen = xcalloc(64, sizeof(int));
+    int np = 0, nrows;
+    OptSpec *rows = cli_rows(opts, &nrows);
+    int *seen = xcalloc((size_t)nrows + 1, sizeof(int));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             cli_print_help(cmd, synopsis, description, opts);
             free(p);
             free(seen);
+            free(rows);
             if (npos) *npos = 0;
             if (pos) *pos = NULL;
             return 1;
@@ -96,38 +114,38 @@ int cli_parse(const char *cmd, const char *synopsis, const char *description,
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const CliOpt *o = find_opt(opts, name, len);
-        if (!o)
+        char *key = xmalloc(len + 1);
+        memcpy(key, name, len);
+        key[len] = '\0';
+        const OptSpec *row = opt_find(rows, nrows, NULL, key);
+        free(key);
+        if (!row)
             ddm_die("ddm %s: unknown option '%.*s' (see 'ddm %s --help')", cmd, (int)len + 2, a,
                     cmd);
-        int idx = (int)(o - opts);
-        if (idx < 64) seen[idx] = 1;
+        int idx = (int)(row - rows);
+        const CliOpt *o = &opts[idx];
+        seen[idx] = 1;
         if (o->kind == CLI_FLAG) {
             if (eq) ddm_die("ddm %s: --%s takes no value", cmd, o->name);
-            *(int *)o->dst = 1;
+            cli_set(cmd, o, row, NULL);
             continue;
         }
         const char *val;
         if (eq) val = eq + 1;
         else if (i + 1 < argc) val = argv[++i];
         else ddm_die("ddm %s: --%s needs a value (%s)", cmd, o->name, o->meta ? o->meta : "VALUE");
-        parse_value(cmd, o, val);
+        cli_set(cmd, o, row, val);
     }
-    for (const CliOpt *o = opts; o->name; o++) {
-        int idx = (int)(o - opts);
-        if (o->required && idx < 64 && !seen[idx])
-            ddm_die("ddm %s: --%s %s is required (see 'ddm %s --help')", cmd, o->name,
-                    o->meta ? o->meta : "VALUE", cmd);
-    }
+    for (int i = 0; i < nrows; i++)
+        if (opts[i].required && !seen[i])
+            ddm_die("ddm %s: --%s %s is required (see 'ddm %s --help')", cmd, opts[i].name,
+                    opts[i].meta ? opts[i].meta : "VALUE", cmd);
     free(seen);
+    free(rows);
     if (npos) *npos = np;
-    if (pos) *pos = p; else free(p);
+    if (pos) *pos = p;
+    else free(p);
     return 0;
 }
 
-void cli_multi_free(CliMulti *m)
-{
-    free(m->v);
-    m->v = NULL;
-    m->n = 0;
-}
+void cli_multi_free(CliMulti *m) { opt_multi_free(m); }

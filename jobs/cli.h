@@ -1,7 +1,11 @@
 /* Table-driven option parsing for the subcommands: --name VALUE or --name=VALUE,
- * --help prints every option with its default and unit. */
+ * --help prints every option with its default and unit. Each CliOpt is read as an
+ * option-table row (core/opt.h) over its dst: values, checks and help lines are those of
+ * every other option of ddm. Names match with '-' and '_' the same. */
 #ifndef DDM_CLI_H
 #define DDM_CLI_H
+
+#include "core/opt.h"
 
 typedef enum { CLI_STR, CLI_INT, CLI_LONG, CLI_FLOAT, CLI_DOUBLE, CLI_FLAG, CLI_MULTI } CliKind;
 
@@ -14,11 +18,9 @@ typedef struct {
     int required;
 } CliOpt;
 
-/* A repeatable option (e.g. --set key=value) collects its values here. */
-typedef struct {
-    int n;
-    char **v;
-} CliMulti;
+/* A repeatable option (e.g. --set key=value) collects its values here (the strings
+ * point into argv). */
+typedef OptMulti CliMulti;
 
 /* Parses argv[1..] (argv[0] is the subcommand). Positional arguments are returned in
  * pos (npos of them; caller frees pos). Returns 0 when the job should run, 1 when --help
