@@ -1,0 +1,182 @@
+/* Sample settings from key = value entries (see settings.h). */
+#include "io/settings.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+
+/* Drop the words the group attributes already hold from a describe string. */
+static void settings_words(char *out, size_t n, const char *describe)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    const char *p = strchr(describe, ' '); /* the sampler name goes first */
+    while (p && *p) {
+        p += strspn(p, " ");
+        size_t wl = strcspn(p, " ");
+        if (!wl) break;
+        if (strncmp(p, "steps=", 6) && strncmp(p, "eta=", 4) && strncmp(p, "guidance=", 9) &&
+            off < n)
+            off += (size_t)snprintf(out + off, n - off, "%s%.*s", off ? " " : "", (int)wl, p);
+        p += wl;
+    }
+}
+
+static int parse_class(SampleSetting *st, const IniEntry *cls, int nc, char *err, size_t errlen)
+{
+    st->class_label = -1;
+    st->label_mode = nc > 0 ? LABELS_NULL : LABELS_NONE;
+    if (!cls || !strcmp(cls->value, "none")) return 0;
+    if (nc <= 0) {
+        snprintf(err, errlen, "%s: the model is unconditional (model.num_classes = 0): it "
+                 "takes no class label", cls->where);
+        return -1;
+    }
+    if (!strcmp(cls->value, "per_seed") || !strcmp(cls->value, "per-seed")) {
+        st->label_mode = LABELS_PER_SEED;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long k = strtol(cls->value, &end, 10);
+    if (end == cls->value || *end || errno) {
+        snprintf(err, errlen, "%s: bad class '%s' (want a class number, per_seed or none)",
+                 cls->where, cls->value);
+        return -1;
+    }
+    if (k < 0 || k >= nc) {
+        snprintf(err, errlen, "%s: class %ld out of range: the model has classes 0..%d",
+                 cls->where, k, nc - 1);
+        return -1;
+    }
+    st->label_mode = LABELS_FIXED;
+    st->class_label = (int)k;
+    return 0;
+}
+
+/* A setting from entries applied in order; nbase of them are defaults (lenient). name
+ * NULL: the canonical group name. */
+static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv, int n,
+                         int nbase, const SettingModel *m, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    const Schedule *s = m->sched;
+    const IniEntry *smp = NULL, *cls = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(kv[i].key, "sampler")) smp = &kv[i];
+        else if (!strcmp(kv[i].key, "class")) cls = &kv[i];
+    }
+    const char *sampler = smp ? smp->value : s->cfg.process == PROC_VP ? "ddim" : "ode";
+    char e[512];
+    if (sampler_config_init(&st->sc, sampler, e, sizeof e)) {
+        snprintf(err, errlen, "%s: %s", smp ? smp->where : "--sampler", e);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(kv[i].key, "sampler") || !strcmp(kv[i].key, "class")) continue;
+        const int known = opt_find(st->sc.def->opts, -1, NULL, kv[i].key) ||
+                          !strcmp(kv[i].key, "steps") || !strcmp(kv[i].key, "guidance");
+        if (i < nbase && name && !known) continue; /* another sampler's default */
+        if (sampler_config_set(&st->sc, kv[i].key, kv[i].value, e, sizeof e)) {
+            snprintf(err, errlen, "%s: %s", kv[i].where, e);
+            return -1;
+        }
+    }
+    if (sampler_config_check(&st->sc, s, e, sizeof e)) {
+        if (name) snprintf(err, errlen, "setting [%s]: %s", name, e);
+        else snprintf(err, errlen, "%s", e);
+        return -1;
+    }
+    if (parse_class(st, cls, m->num_classes, err, errlen)) return -1;
+    if (st->sc.guidance != 0) {
+        char who[160];
+        if (name) snprintf(who, sizeof who, "setting [%s]: guidance %g", name, st->sc.guidance);
+        else snprintf(who, sizeof who, "--guidance %g", st->sc.guidance);
+        if (m->num_classes <= 0) {
+            snprintf(err, errlen, "%s: the model is unconditional (model.num_classes = 0); "
+                     "classifier-free guidance needs a class-conditional model", who);
+            return -1;
+        }
+        if (st->label_mode == LABELS_NULL) {
+            snprintf(err, errlen, "%s needs a class to guide toward: --class K or "
+                     "--class-per-seed%s", who, name ? " (or class = K | per_seed)" : "");
+            return -1;
+        }
+    }
+    st->steps = sampler_steps(&st->sc, s);
+    st->nfe = sampler_nfe(&st->sc, s);
+    char desc[512], words[512];
+    sampler_config_describe(&st->sc, s, desc, sizeof desc);
+    settings_words(words, sizeof words, desc);
+    static const char *const LAB[] = {"none", "null", "fixed", "per_seed"};
+    snprintf(st->settings, sizeof st->settings, "%s labels=%s weights=%s net_slots=%d", words,
+             LAB[st->label_mode], m->weights_word, m->net_width);
+    st->set.sampler = sampler_name(&st->sc);
+    st->set.steps = st->steps;
+    st->set.eta = opt_find(st->sc.def->opts, -1, NULL, "eta") ? st->sc.eta : -1.0;
+    st->set.guidance = st->sc.guidance;
+    st->set.class_label = st->class_label;
+    st->set.nfe = st->nfe > INT_MAX ? INT_MAX : (int)st->nfe;
+    st->set.settings = st->settings;
+    if (name) snprintf(st->name, sizeof st->name, "%s", name);
+    else samples_group_name(st->name, sizeof st->name, &st->set);
+    return 0;
+}
+
+int settings_build(const IniEntry *base, int nbase, const IniFile *sweep, const SettingModel *m,
+                   SampleSetting **out, int *nout, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (!sweep) {
+        *out = xcalloc(1, sizeof **out);
+        *nout = 1;
+        rc = setting_build(*out, NULL, base, nbase, 0, m, err, errlen);
+    } else {
+        *out = xcalloc((size_t)(sweep->n ? sweep->n : 1), sizeof **out);
+        *nout = sweep->n;
+        for (int i = 0; i < sweep->n && !rc; i++) {
+            const IniSection *sec = &sweep->sec[i];
+            int n = nbase + sec->n;
+            IniEntry *kv = xmalloc(sizeof *kv * (size_t)(n ? n : 1));
+            if (nbase) memcpy(kv, base, sizeof *kv * (size_t)nbase);
+            if (sec->n) memcpy(kv + nbase, sec->e, sizeof *kv * (size_t)sec->n);
+            rc = setting_build(&(*out)[i], sec->name, kv, n, nbase, m, err, errlen);
+            free(kv);
+        }
+    }
+    /* two settings with one group name would write into each other */
+    for (int i = 0; !rc && i < *nout; i++)
+        for (int j = 0; j < i && !rc; j++)
+            if (!strcmp((*out)[i].name, (*out)[j].name)) {
+                snprintf(err, errlen, "two settings have the group name '%s'", (*out)[i].name);
+                rc = -1;
+            }
+    return rc;
+}
+
+void settings_labels(const SampleSetting *st, int nc, const uint64_t *seeds, int B, int *net,
+                     int32_t *file)
+{
+    for (int k = 0; k < B; k++) {
+        switch (st->label_mode) {
+        case LABELS_NULL: net[k] = nc; file[k] = -1; break;
+        case LABELS_FIXED: net[k] = file[k] = st->class_label; break;
+        case LABELS_PER_SEED: net[k] = file[k] = (int)(seeds[k] % (uint64_t)nc); break;
+        default: net[k] = 0; file[k] = -1; break;
+        }
+    }
+}
+
+void settings_describe(const SampleSetting *st, const Schedule *s, int nc, char *buf, size_t n)
+{
+    char desc[512], cls[64] = "";
+    sampler_config_describe(&st->sc, s, desc, sizeof desc);
+    if (st->label_mode == LABELS_FIXED) snprintf(cls, sizeof cls, ", class %d", st->class_label);
+    if (st->label_mode == LABELS_PER_SEED) snprintf(cls, sizeof cls, ", class = seed %% %d", nc);
+    if (st->label_mode == LABELS_NULL) snprintf(cls, sizeof cls, ", no class (null label)");
+    snprintf(buf, n, "  %-20s %s, %lld NFE per image%s", st->name, desc, st->nfe, cls);
+}

@@ -1,0 +1,56 @@
+/* Sample settings: what one group of a samples file is made with. A setting is a sampler
+ * configuration (core/sampler.h) plus the label policy, built from key = value entries
+ * (the command line's sampler options, then a sweep section's), checked against the model,
+ * with the identity the samples file stores (io/samples.h's SamplesSetting, group name).
+ *
+ * Keys: sampler, class (K | per_seed | none), steps, guidance and every option of the
+ * chosen sampler (core/samplers/<name>.c). Errors name where the entry came from
+ * ("sweep.ini:3 [a]: unknown sampler option 'x' ...", "--eta -1: ..."), 0 / -1 + err.
+ */
+#ifndef DDM_SETTINGS_H
+#define DDM_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sampler.h"
+#include "io/ini.h"
+#include "io/samples.h"
+
+/* What a sample's label is: none (unconditional model), the null label (a conditional
+ * model sampled without a class), one fixed class, or seed % num_classes. */
+typedef enum { LABELS_NONE = 0, LABELS_NULL, LABELS_FIXED, LABELS_PER_SEED } LabelMode;
+
+typedef struct {
+    char name[128];       /* the group */
+    SamplerConfig sc;
+    LabelMode label_mode;
+    int class_label;      /* LABELS_FIXED: the class; else -1 */
+    char settings[640];   /* every setting beyond sampler/steps/eta/guidance, as words */
+    SamplesSetting set;   /* points into this struct */
+    int steps;
+    long long nfe;        /* per image, guidance counted */
+} SampleSetting;
+
+/* The model the settings are checked against. */
+typedef struct {
+    const Schedule *sched;
+    int num_classes;
+    const char *weights_word; /* "ema:0.9999" | "raw" */
+    int net_width;            /* images per network call (core/netslots.h) */
+} SettingModel;
+
+/* All settings: one from base (sweep NULL), or one per sweep section with base's entries
+ * as every section's defaults (a base option the section's sampler does not have is left
+ * out). Two settings with one group name are refused. *out: n settings, free(). */
+int settings_build(const IniEntry *base, int nbase, const IniFile *sweep, const SettingModel *m,
+                   SampleSetting **out, int *n, char *err, size_t errlen);
+/* The labels of B samples with these seeds: what the network gets (net, NULL-able model:
+ * LABELS_NONE gives 0) and what the file records (file: -1 = none). */
+void settings_labels(const SampleSetting *st, int num_classes, const uint64_t *seeds, int B,
+                     int *net, int32_t *file);
+/* "  NAME  describe, N NFE per image, class ..." for the job's header */
+void settings_describe(const SampleSetting *st, const Schedule *s, int num_classes, char *buf,
+                       size_t n);
+
+#endif
