@@ -481,3 +481,24 @@ double metrics_frechet_lapack(const double *mu1, const double *sigma1, const dou
     if (n_clamped) *n_clamped = clamped;
     return diff2 + tr - 2.0 * trsqrt;
 }
+
+/* ---------------------------------------------------------------- class decisions */
+
+int metrics_argmax(const float *p, int k)
+{
+    int best = 0;
+    for (int i = 1; i < k; i++)
+        if (p[i] > p[best]) best = i;
+    return best;
+}
+
+double metrics_class_match(const float *probs, const int32_t *labels, size_t n, int k)
+{
+    if (n == 0) return NAN;
+    size_t hit = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= k) return NAN;
+        hit += metrics_argmax(probs + i * (size_t)k, k) == labels[i];
+    }
+    return (double)hit / (double)n;
+}

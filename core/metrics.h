@@ -87,6 +87,14 @@ void kid_finish(KidResult *out, double sum, double sum_sq, int subsets, int subs
 void metrics_inception_score(double *mean, double *std, const float *probs, size_t n, int k,
                              int splits);
 
+/* ---------------------------------------------------------------- class decisions
+ * The class a classifier picks from its probabilities (N,K): the largest, the first on
+ * ties. */
+int metrics_argmax(const float *p, int k);
+/* Share of rows whose argmax equals labels[i]; NaN when n == 0 or any label is outside
+ * [0, k) (an unconditional sample, -1, or a class the classifier does not know). */
+double metrics_class_match(const float *probs, const int32_t *labels, size_t n, int k);
+
 /* ---------------------------------------------------------------- precision / recall
  * Improved precision and recall (Kynkäänniemi et al. 2019) with k nearest neighbours
  * (k = 3 by default): the manifold of a set is the union of balls around its points,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "io/fsio.h"
 #include "io/h5.h"
 
 #define CKPT_KIND "checkpoint"
@@ -138,7 +139,8 @@ char *ckpt_write(const char *run_dir, const CkptBlocks *b, const CkptMeta *meta,
     if (stat(run_dir, &st) != 0 && mkdir(run_dir, 0777) != 0 && errno != EEXIST)
         ddm_die("%s: cannot create the run folder: %s", run_dir, strerror(errno));
     char *path = ckpt_path(run_dir, meta->step);
-    char *tmp = h5_tmp_name(path);
+    char *tmp = fsio_tmp_name(path);
+    fsio_track_created(tmp); /* removed if the process dies before the commit */
     hid_t f = h5_create(tmp, H5P_DEFAULT);
     h5_set_kind(f, CKPT_KIND);
     h5_attr_set_i64(f, "step", meta->step);
@@ -164,7 +166,7 @@ char *ckpt_write(const char *run_dir, const CkptBlocks *b, const CkptMeta *meta,
     if (b->v) write_block(f, "optim/v", b->tensors, b->n_tensors, b->v);
     H5OK(H5Fflush(f, H5F_SCOPE_GLOBAL));
     h5_close(f);
-    h5_commit_tmp(tmp, path);
+    fsio_commit(tmp, path);
     free(tmp);
     prune(run_dir, keep);
     return path;

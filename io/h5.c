@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "io/h5.h"
+#include "io/fsio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -324,26 +325,41 @@ void h5_read_f64(hid_t loc, const char *path, const char *name, double *x, int n
     read_dense(loc, path, name, H5T_NATIVE_DOUBLE, x, ndim, dims);
 }
 
-char *h5_tmp_name(const char *path)
+char *h5_tmp_name(const char *path) { return fsio_tmp_name(path); }
+
+void h5_commit_tmp(const char *tmp, const char *path) { fsio_commit(tmp, path); }
+
+typedef struct {
+    char *name;
+    haddr_t addr;
+} NamedAddr;
+
+static int namedaddr_cmp(const void *a, const void *b)
 {
-    size_t n = strlen(path) + 32;
-    char *t = xmalloc(n);
-    snprintf(t, n, "%s.tmp-%ld", path, (long)getpid());
-    return t;
+    const NamedAddr *x = a, *y = b;
+    if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
+    return strcmp(x->name, y->name);
 }
 
-void h5_commit_tmp(const char *tmp, const char *path)
+void h5_order_by_address(hid_t loc, char **names, int n)
 {
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0) ddm_die("%s: cannot reopen to sync: %s", tmp, strerror(errno));
-    if (fsync(fd) != 0) ddm_die("%s: fsync failed: %s", tmp, strerror(errno));
-    close(fd);
-    if (rename(tmp, path) != 0) ddm_die("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    char *d = xstrdup(path);
-    int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
+    NamedAddr *na = xmalloc(sizeof *na * (size_t)(n ? n : 1));
+    for (int g = 0; g < n; g++) {
+        na[g].name = names[g];
+        na[g].addr = 0;
+#if H5_VERSION_GE(1, 12, 0)
+        H5O_info2_t oi;
+        if (H5Oget_info_by_name3(loc, names[g], &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
+            haddr_t a = 0; /* the native VOL's token is the address */
+            memcpy(&a, &oi.token, sizeof a < sizeof oi.token ? sizeof a : sizeof oi.token);
+            na[g].addr = a;
+        }
+#else
+        H5O_info_t oi;
+        if (H5Oget_info_by_name2(loc, names[g], &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) na[g].addr = oi.addr;
+#endif
     }
-    free(d);
+    qsort(na, (size_t)n, sizeof *na, namedaddr_cmp);
+    for (int g = 0; g < n; g++) names[g] = na[g].name;
+    free(na);
 }

@@ -66,10 +66,16 @@ void h5_read_f64(hid_t loc, const char *path, const char *name, double *x, int n
 int h5_shape(hid_t loc, const char *name, hsize_t dims[8]);
 int h5_exists(hid_t loc, const char *path); /* link exists (intermediate groups checked) */
 
+/* Sort the objects names[0..n) of loc by the address of their object headers, which the
+ * HDF5 allocator hands out in creation order (ties and unreadable ones: by name). A
+ * fallback for files that do not record their creation order. */
+void h5_order_by_address(hid_t loc, char **names, int n);
+
 /* Create intermediate groups of a "a/b/c" path (not the last component). */
 void h5_make_parents(hid_t loc, const char *name);
 
-/* Write to PATH.tmp-PID, fsync, rename over PATH: helpers for atomic replacement. */
+/* Write to PATH.tmp-PID, fsync, rename over PATH: io/fsio.h's fsio_tmp_name and
+ * fsio_commit under the names HDF5 writers know. */
 char *h5_tmp_name(const char *path);           /* malloc'd */
 void h5_commit_tmp(const char *tmp, const char *path); /* fsync + rename + fsync dir */
 

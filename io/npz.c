@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "core/common.h"
-#include "io/h5.h"
+#include "io/fsio.h"
 
 #define NPZ_MAX_MEMBERS 8
 
@@ -215,13 +215,6 @@ static size_t npy_header(char *buf, size_t cap, const char *descr, int nd, const
     return total;
 }
 
-
-static char *g_tmp = NULL; /* the temporary of the writer in progress */
-static void remove_tmp(void)
-{
-    if (g_tmp) unlink(g_tmp);
-}
-
 NpzWriter *npz_open(const char *path)
 {
     struct stat st;
@@ -230,11 +223,10 @@ NpzWriter *npz_open(const char *path)
     z->path = xstrdup(path);
     const char *f64 = getenv("DDM_NPZ_ZIP64");
     z->force64 = f64 && *f64 && strcmp(f64, "0") != 0;
-    z->tmp = h5_tmp_name(path);
+    z->tmp = fsio_tmp_name(path);
     z->f = fopen(z->tmp, "wb");
     if (!z->f) ddm_die("%s: cannot create: %s", path, strerror(errno));
-    g_tmp = z->tmp;
-    ddm_set_cleanup_hook(remove_tmp);
+    fsio_track_created(z->tmp); /* removed if the process dies before npz_close */
     time_t now = time(NULL);
     struct tm tmv;
     localtime_r(&now, &tmv);
@@ -264,9 +256,7 @@ void npz_close(NpzWriter *z)
     zip_finish(z);
     if (fflush(z->f) != 0 || ferror(z->f)) ddm_die("%s: write failed: %s", z->path, strerror(errno));
     if (fclose(z->f) != 0) ddm_die("%s: write failed: %s", z->path, strerror(errno));
-    h5_commit_tmp(z->tmp, z->path); /* fsync + rename: nothing HDF5-specific */
-    ddm_set_cleanup_hook(NULL);
-    g_tmp = NULL;
+    fsio_commit(z->tmp, z->path);
     free(z->tmp);
     free((char *)z->path);
     free(z);

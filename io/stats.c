@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "io/fsio.h"
 #include "io/h5.h"
 #include "io/npz.h"
 
@@ -43,7 +44,8 @@ static void read_i64_rows(hid_t f, const char *path, const char *name, int64_t *
 void stats_write(const char *path, const StatsData *s)
 {
     DDM_ASSERT(s->d > 0 && s->mu && s->sigma, "stats_write: empty statistics");
-    char *tmp = h5_tmp_name(path);
+    char *tmp = fsio_tmp_name(path);
+    fsio_track_created(tmp); /* removed if the process dies before the commit */
     hid_t f = h5_create(tmp, H5P_DEFAULT);
     h5_set_kind(f, "stats");
     h5_attr_set_i64(f, "n", s->n);
@@ -64,7 +66,7 @@ void stats_write(const char *path, const StatsData *s)
         if (s->feature_rows) write_i64_rows(f, "feature_rows", s->feature_rows, (hsize_t)s->n_feat);
     }
     h5_close(f);
-    h5_commit_tmp(tmp, path);
+    fsio_commit(tmp, path);
     free(tmp);
 }
 

@@ -3,34 +3,29 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/common.h"
 #include "core/optim.h"
+#include "core/progress.h"
 #include "core/sampler.h"
 #include "core/sched.h"
+#include "core/stopsig.h"
 #include "core/trainer.h"
 #include "io/ckpt.h"
 #include "io/config.h"
+#include "io/fsio.h"
+#include "io/json.h"
 #include "io/png.h"
 #include "jobs/cli.h"
 #include "jobs/jobs.h"
-#include "jobs/progress.h"
 #include "mpi/dist.h"
 #include "mpi/shard.h"
 
-/* exit status after a checkpoint on SIGTERM/SIGUSR1: the batch script requeues on it */
-#define TRAIN_EXIT_REQUEUE 99
-/* exit status when the loss became NaN/Inf */
+/* exit status when the loss became NaN/Inf (a signal: DDM_EXIT_REQUEUE, core/stopsig.h) */
 #define TRAIN_EXIT_NONFINITE 3
-
-static volatile sig_atomic_t g_stop_signal = 0;
-static void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 static const char SYNOPSIS[] =
     "--data FILE.h5 --out RUN_DIR [--config FILE.ini] [--set section.key=value]...";
@@ -49,22 +44,6 @@ typedef struct {
     CliMulti set;
     int fresh, cache, verbose, check_every;
 } TrainArgs;
-
-static void mkdir_p(const char *dir)
-{
-    char *p = xstrdup(dir);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            mkdir(p, 0777);
-            *s = '/';
-        }
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) ddm_die("%s: cannot create folder: %s", dir, strerror(errno));
-    free(p);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) ddm_die("%s: not a folder", dir);
-    if (access(dir, W_OK) != 0) ddm_die("%s: folder is not writable", dir);
-}
 
 static void load_config(DdmConfig *cfg, const TrainArgs *a, const char *ckpt_path)
 {
@@ -207,7 +186,7 @@ int job_train(int argc, char **argv)
     Run r;
     memset(&r, 0, sizeof r);
     r.run_dir = a.out;
-    if (dist_is_root()) mkdir_p(a.out);
+    if (dist_is_root()) fsio_mkdir_p(a.out);
     dist_barrier();
     char *resume = NULL;
     int64_t resume_step = 0;
@@ -297,13 +276,7 @@ int job_train(int argc, char **argv)
     if (dist_is_root()) {
         char *text = config_to_text(cfg), path[4096];
         snprintf(path, sizeof path, "%s/config.ini", a.out);
-        char *tmp = xmalloc(strlen(path) + 8);
-        sprintf(tmp, "%s.tmp", path);
-        FILE *f = xfopen(tmp, "w");
-        fputs(text, f);
-        if (fclose(f) != 0) ddm_die("%s: write failed", tmp);
-        if (rename(tmp, path) != 0) ddm_die("%s: cannot rename: %s", tmp, strerror(errno));
-        free(tmp);
+        fsio_write_atomic(path, text, strlen(text));
         free(text);
         printf("ddm train: %s, %zu parameters, %d rank%s x %d thread%s, global batch %d (%d per rank), "
                "%lld images of %dx%dx%d%s\n",
@@ -317,12 +290,7 @@ int job_train(int argc, char **argv)
         fflush(stdout);
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
+    stopsig_install();
 
     AdamW opt;
     config_to_adamw(cfg, &opt);
@@ -349,7 +317,7 @@ int job_train(int argc, char **argv)
         double stats[3 + 2 * TRAINER_QUARTILES];
         stats[0] = st.loss;
         stats[1] = st.correct;
-        stats[2] = g_stop_signal ? 1 : 0;
+        stats[2] = stopsig_received() ? 1 : 0;
         for (int q = 0; q < TRAINER_QUARTILES; q++) {
             stats[3 + q] = st.q_sum[q];
             stats[3 + TRAINER_QUARTILES + q] = st.q_count[q];
@@ -383,20 +351,18 @@ int job_train(int argc, char **argv)
         smooth = isnan(smooth) ? loss : 0.98 * smooth + 0.02 * loss;
 
         if (a.check_every > 0 && step % a.check_every == 0) {
-            double cs[2] = {trainer_checksum(params, r.np), 0};
-            cs[1] = -cs[0];
-            double mx[2] = {cs[0], cs[1]};
-            MPICHECK(MPI_Allreduce(cs, mx, 2, MPI_DOUBLE, MPI_MAX, g_dist.comm));
-            if (mx[0] != cs[0] || -mx[1] != cs[0])
-                ddm_die("step %lld: ranks hold different weights (checksums %.17g .. %.17g)", (long long)step, -mx[1], mx[0]);
-            if (dist_is_root() && a.verbose) printf("step %lld: weights identical on all ranks (checksum %.17g)\n", (long long)step, cs[0]);
+            double cs = trainer_checksum(params, r.np), lo, hi;
+            dist_minmax_d(cs, &lo, &hi);
+            if (lo != cs || hi != cs)
+                ddm_die("step %lld: ranks hold different weights (checksums %.17g .. %.17g)", (long long)step, lo, hi);
+            if (dist_is_root() && a.verbose) printf("step %lld: weights identical on all ranks (checksum %.17g)\n", (long long)step, cs);
         }
 
         int last = step == cfg->train.max_steps;
         if ((cfg->train.log_every > 0 && step % cfg->train.log_every == 0) || last) {
             if (dist_is_root()) {
                 double rate = acc_steps * cfg->train.batch / t_step;
-                char eta[32], qbuf[128] = "", line[1024];
+                char eta[32], qbuf[128] = "";
                 progress_eta(&prog, step, cfg->train.max_steps, eta, sizeof eta);
                 double qv[TRAINER_QUARTILES];
                 for (int q = 0; q < TRAINER_QUARTILES; q++) qv[q] = acc_qn[q] > 0 ? acc_q[q] / acc_qn[q] : NAN;
@@ -409,21 +375,31 @@ int job_train(int argc, char **argv)
                        acc_loss / acc_steps, smooth, qbuf, rate, 100 * t_comm / t_step, 100 * t_read / t_step,
                        (double)opt.lr, eta);
                 fflush(stdout);
-                int n = snprintf(line, sizeof line,
-                                 "{\"step\": %lld, \"images_seen\": %lld, \"loss\": %.6g, \"loss_smoothed\": %.6g, "
-                                 "\"images_per_s\": %.4g, \"allreduce_s\": %.6g, \"step_s\": %.6g, \"allreduce_fraction\": %.5f, "
-                                 "\"read_fraction\": %.5f, \"lr\": %.6g, \"grad_norm\": %.6g, \"ranks\": %d, \"threads\": %d, \"wall_s\": %.3f",
-                                 (long long)step, (long long)images_seen, acc_loss / acc_steps, smooth, rate,
-                                 t_comm / acc_steps, t_step / acc_steps, t_comm / t_step, t_read / t_step,
-                                 (double)opt.lr, acc_norm / acc_steps, P, ddm_threads(),
-                                 wall_before + ddm_now() - t_run0);
-                if (task == TASK_DIFFUSION)
-                    for (int q = 0; q < TRAINER_QUARTILES; q++)
-                        n += snprintf(line + n, sizeof line - (size_t)n, ", \"loss_q%d\": %.6g", q + 1, isnan(qv[q]) ? -1.0 : qv[q]);
-                else
-                    n += snprintf(line + n, sizeof line - (size_t)n, ", \"accuracy\": %.6g", acc_correct / (acc_steps * (double)cfg->train.batch));
-                snprintf(line + n, sizeof line - (size_t)n, "}");
-                jsonl_append(metrics_path, line);
+                JsonLine j;
+                json_begin(&j);
+                json_int(&j, "step", step);
+                json_int(&j, "images_seen", images_seen);
+                json_num(&j, "loss", "%.6g", acc_loss / acc_steps);
+                json_num(&j, "loss_smoothed", "%.6g", smooth);
+                json_num(&j, "images_per_s", "%.4g", rate);
+                json_num(&j, "allreduce_s", "%.6g", t_comm / acc_steps);
+                json_num(&j, "step_s", "%.6g", t_step / acc_steps);
+                json_num(&j, "allreduce_fraction", "%.5f", t_comm / t_step);
+                json_num(&j, "read_fraction", "%.5f", t_read / t_step);
+                json_num(&j, "lr", "%.6g", (double)opt.lr);
+                json_num(&j, "grad_norm", "%.6g", acc_norm / acc_steps);
+                json_int(&j, "ranks", P);
+                json_int(&j, "threads", ddm_threads());
+                json_num(&j, "wall_s", "%.3f", wall_before + ddm_now() - t_run0);
+                char key[16];
+                for (int q = 0; q < TRAINER_QUARTILES && task == TASK_DIFFUSION; q++) {
+                    snprintf(key, sizeof key, "loss_q%d", q + 1);
+                    json_num(&j, key, "%.6g", isnan(qv[q]) ? -1.0 : qv[q]);
+                }
+                if (task != TASK_DIFFUSION)
+                    json_num(&j, "accuracy", "%.6g", acc_correct / (acc_steps * (double)cfg->train.batch));
+                fsio_append_line(metrics_path, json_end(&j));
+                json_free(&j);
             }
             acc_loss = acc_correct = acc_norm = 0;
             memset(acc_q, 0, sizeof acc_q);
@@ -444,10 +420,10 @@ int job_train(int argc, char **argv)
         if (stop) {
             if (dist_is_root()) {
                 printf("ddm train: signal received: checkpoint at step %lld written (%s); exiting with status %d so the job is requeued\n",
-                       (long long)step, last_ckpt ? last_ckpt : "?", TRAIN_EXIT_REQUEUE);
+                       (long long)step, last_ckpt ? last_ckpt : "?", DDM_EXIT_REQUEUE);
                 fflush(stdout);
             }
-            exit_code = TRAIN_EXIT_REQUEUE;
+            exit_code = DDM_EXIT_REQUEUE;
             break;
         }
     }

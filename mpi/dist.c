@@ -1,7 +1,10 @@
 #include "mpi/dist.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/common.h"
 
@@ -69,7 +72,11 @@ void dist_allreduce_sum_d(double *x, size_t n)
 
 void dist_bcast(void *buf, size_t bytes, int root)
 {
-    if (g_dist.size > 1) MPICHECK(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, g_dist.comm));
+    const size_t chunk = (size_t)1 << 30; /* MPI counts are int */
+    if (g_dist.size > 1)
+        for (size_t off = 0; off < bytes; off += chunk)
+            MPICHECK(MPI_Bcast((char *)buf + off, (int)(bytes - off < chunk ? bytes - off : chunk), MPI_BYTE,
+                               root, g_dist.comm));
 }
 
 void dist_barrier(void)
@@ -82,4 +89,104 @@ int dist_any(int flag)
     int out = flag;
     if (g_dist.size > 1) MPICHECK(MPI_Allreduce(&flag, &out, 1, MPI_INT, MPI_LOR, g_dist.comm));
     return out;
+}
+
+void dist_allreduce_sum_ll(long long *x, size_t n)
+{
+    if (g_dist.size > 1)
+        for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
+            size_t m = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
+            MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x + off, (int)m, MPI_LONG_LONG, MPI_SUM, g_dist.comm));
+        }
+}
+
+void dist_minmax_d(double v, double *lo, double *hi)
+{
+    double in[2] = {v, -v}, out[2] = {v, -v};
+    if (g_dist.size > 1) MPICHECK(MPI_Allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, g_dist.comm));
+    *hi = out[0];
+    *lo = -out[1];
+}
+
+void dist_bcast_str(char **s)
+{
+    long long len = dist_is_root() ? (*s ? (long long)strlen(*s) : -1) : 0;
+    dist_bcast(&len, sizeof len, 0);
+    if (dist_is_root()) {
+        if (len > 0) dist_bcast(*s, (size_t)len, 0);
+        return;
+    }
+    if (len < 0) {
+        *s = NULL;
+        return;
+    }
+    *s = xmalloc((size_t)len + 1);
+    if (len > 0) dist_bcast(*s, (size_t)len, 0);
+    (*s)[len] = '\0';
+}
+
+float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal)
+{
+    const int P = g_dist.size;
+    long long mine = n;
+    long long *all = xmalloc(sizeof(long long) * (size_t)P);
+    if (P > 1) MPICHECK(MPI_Allgather(&mine, 1, MPI_LONG_LONG, all, 1, MPI_LONG_LONG, g_dist.comm));
+    else all[0] = mine;
+    int *counts = xmalloc(sizeof(int) * (size_t)P), *displs = xmalloc(sizeof(int) * (size_t)P);
+    long long tot = 0;
+    for (int p = 0; p < P; p++) {
+        if (all[p] > 2147483647LL || tot > 2147483647LL - all[p])
+            ddm_die("gathering feature rows: %lld rows are more than one MPI call moves", tot + all[p]);
+        counts[p] = (int)all[p];
+        displs[p] = (int)tot;
+        tot += all[p];
+    }
+    float *out = xalloc_floats((size_t)(tot > 0 ? tot : 1) * (size_t)w);
+    if (P == 1) {
+        memcpy(out, x, sizeof(float) * (size_t)n * (size_t)w);
+    } else {
+        MPI_Datatype row;
+        MPICHECK(MPI_Type_contiguous(w, MPI_FLOAT, &row));
+        MPICHECK(MPI_Type_commit(&row));
+        MPICHECK(MPI_Allgatherv(x, (int)n, row, out, counts, displs, row, g_dist.comm));
+        MPICHECK(MPI_Type_free(&row));
+    }
+    free(all);
+    free(counts);
+    free(displs);
+    *ntotal = tot;
+    return out;
+}
+
+void dist_check(int ok, const char *fmt, ...)
+{
+    int mine = ok ? g_dist.size : g_dist.rank, first = mine;
+    if (g_dist.size > 1) MPICHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, g_dist.comm));
+    if (first == g_dist.size) return; /* every rank passed */
+    if (first == g_dist.rank) {
+        char msg[2048];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        ddm_die("%s", msg);
+    }
+    /* another rank reports and aborts the job; wait for that (the barrier never ends) */
+    MPI_Barrier(g_dist.comm);
+    _Exit(1);
+}
+
+int dist_root_only(int *argc, char ***argv)
+{
+    dist_init(argc, argv);
+    if (dist_is_root()) return 1;
+    dist_finish(0);
+    return 0;
+}
+
+int dist_finish(int rc)
+{
+    dist_barrier();
+    dist_finalize();
+    return rc;
 }

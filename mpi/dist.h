@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int rank, size;
@@ -31,5 +32,27 @@ void dist_bcast(void *buf, size_t bytes, int root);
 void dist_barrier(void);
 /* true on every rank when any rank passed true */
 int dist_any(int flag);
+/* Collective: sums of a long long block over ranks, in place. */
+void dist_allreduce_sum_ll(long long *x, size_t n);
+/* Collective: the smallest and largest v over the ranks. */
+void dist_minmax_d(double v, double *lo, double *hi);
+/* Collective: a string of rank 0 (malloc'd, NULL allowed) onto every rank; *s of the
+ * other ranks is overwritten (not freed). */
+void dist_bcast_str(char **s);
+/* Collective: rows x (n, w) of every rank onto every rank, in rank order (malloc'd
+ * float block, *ntotal rows). Dies when the total passes what one MPI call moves. */
+float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal);
+
+/* Collective: a decision every rank must share. Every rank passes whether its check
+ * passed; when any failed, the lowest failing rank dies with its message (ddm_die: printed
+ * once, MPI_Abort ends every rank with a non-zero status) and the others wait for that.
+ * Returns only when every rank passed, so no rank goes on alone. */
+void dist_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Jobs that work on rank 0 alone (prep, info, export, merge): dist_init, then on every
+ * other rank wait for rank 0 (dist_finish) and return 0; returns 1 on rank 0. */
+int dist_root_only(int *argc, char ***argv);
+/* Collective end of a job: barrier, MPI_Finalize; returns rc (the exit status). */
+int dist_finish(int rc);
 
 #endif

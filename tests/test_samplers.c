@@ -850,6 +850,191 @@ static void test_nfe(void)
     sched_free(&ve);
 }
 
+/* ------------------------------------------------------------------ sample tasks */
+
+/* An inpainting task in the manner of RePaint (Lugmayr et al. 2022, Alg. 1) on the
+ * driver's hooks: values j % 4 < 2 of every sample are known (x0 = known[j]); after every
+ * step they are replaced by q(x_level | known) with the task's own noise; with jump > 0,
+ * after step i (i % jump == jump - 1 and until each step was jumped once) the state goes
+ * back `jump` levels. start > 0: the initial state is the known values noised to that
+ * level (SDEdit, Meng et al. 2022) instead of the prior. */
+typedef struct {
+    const float *known;  /* (B,D) */
+    int start, jump, jumps_left, jumps_done;
+    int *jumped;         /* per step */
+} InpaintCtx;
+
+static void inpaint_blend(const SampleRun *r, const float *known, int level, float *x)
+{
+    const SamplerPlan *p = r->plan;
+    float *z = xalloc_floats(r->n), *q = xalloc_floats(r->n);
+    sampler_draw_normals(z, r->seeds, ((uint64_t)1 << 50) + r->stream_offset + (uint64_t)level,
+                         r->B, r->D);
+    sampler_q_sample(q, known, z, p->a[level], p->sg[level], r->n);
+    for (size_t j = 0; j < r->n; j++)
+        if (j % 4 < 2) x[j] = q[j];
+    free(z);
+    free(q);
+}
+
+static int inpaint_init(void *ctx, const SampleRun *r, float *x)
+{
+    InpaintCtx *c = ctx;
+    float *z = xalloc_floats(r->n);
+    sampler_draw_normals(z, r->seeds, SAMPLER_STREAM_INIT, r->B, r->D);
+    const SamplerPlan *p = r->plan;
+    if (c->start == 0)
+        for (size_t j = 0; j < r->n; j++) x[j] = (float)(p->prior_std * z[j]);
+    else
+        sampler_q_sample(x, c->known, z, p->a[c->start], p->sg[c->start], r->n);
+    free(z);
+    inpaint_blend(r, c->known, c->start, x);
+    return c->start;
+}
+
+static int inpaint_after(void *ctx, const SampleRun *r, int i, float *x)
+{
+    InpaintCtx *c = ctx;
+    inpaint_blend(r, c->known, i + 1, x);
+    if (c->jump > 0 && i + 1 < r->plan->N && i + 1 >= c->jump && !c->jumped[i] &&
+        i % c->jump == c->jump - 1) {
+        c->jumped[i] = 1;
+        c->jumps_done++;
+        return i + 1 - c->jump;
+    }
+    return i + 1;
+}
+
+static float *run_task(const SamplerConfig *sc, const Schedule *s, const Gmm *g, size_t D,
+                       int nsamples, int batch, const float *known, int start, int jump,
+                       long long *nfe, int *jumps)
+{
+    GmmModel gm;
+    gmm_model_init(&gm, g, s, D, 0);
+    Denoiser m;
+    denoiser_init(&m, gmm_denoise, &gm, s, D, 0);
+    float *x = xalloc_floats((size_t)nsamples * D);
+    uint64_t *seeds = xmalloc(sizeof(uint64_t) * (size_t)nsamples);
+    for (int i = 0; i < nsamples; i++) seeds[i] = (uint64_t)i;
+    int total_jumps = 0;
+    for (int i = 0; i < nsamples; i += batch) {
+        int b = nsamples - i < batch ? nsamples - i : batch;
+        int jumped[4096] = {0};
+        InpaintCtx c = {known + (size_t)i * D, start, jump, 0, 0, jumped};
+        SampleTask t = {"inpaint", &c, inpaint_init, inpaint_after, 0};
+        sampler_run_task(sc, s, &m, &t, x + (size_t)i * D, seeds + i, NULL, b);
+        total_jumps += c.jumps_done;
+    }
+    if (nfe) *nfe = m.nfe;
+    if (jumps) *jumps = total_jumps;
+    denoiser_free(&m);
+    free(seeds);
+    return x;
+}
+
+/* a task with no hooks is plain generation, byte for byte */
+static void test_tasks(void)
+{
+    Schedule vp, ve;
+    sched_vp(&vp, PRED_EPS);
+    sched_ve(&ve);
+    Gmm g = gmm_1d();
+    const size_t D = 4;
+    enum { NS = 48 };
+    struct { const char *name, *opts; int ve; } cfgs[] = {
+        {"ddpm", "steps=40", 0}, {"ddim", "steps=20", 0}, {"ddim", "steps=20,eta=1", 0},
+        {"pc", "steps=30", 0},   {"ode", "steps=10", 0},  {"dpmpp2m", "steps=12", 0},
+        {"unipc", "steps=12", 0}, {"langevin", "steps=10,steps_per_level=2", 1},
+        {"pc", "steps=10", 1},    {"ode", "steps=10", 1},  {"dpmpp2m", "steps=10", 1},
+    };
+    float *known = xalloc_floats(NS * D);
+    gmm_sample(&g, known, NS * D, 77);
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+        SamplerConfig sc;
+        config(&sc, cfgs[c].name, cfgs[c].opts);
+        const Schedule *s = cfgs[c].ve ? &ve : &vp;
+        char desc[200];
+        sampler_config_describe(&sc, s, desc, sizeof desc);
+        const char *proc = sched_process_name(s->cfg.process);
+        /* the trivial task */
+        GmmModel gm;
+        gmm_model_init(&gm, &g, s, D, 0);
+        Denoiser m;
+        denoiser_init(&m, gmm_denoise, &gm, s, D, 0);
+        uint64_t seeds[NS];
+        for (int i = 0; i < NS; i++) seeds[i] = (uint64_t)i;
+        float *a = xalloc_floats(NS * D), *b = xalloc_floats(NS * D);
+        sampler_run(&sc, s, &m, a, seeds, NULL, NS);
+        SampleTask none = {"none", NULL, NULL, NULL, 0};
+        sampler_run_task(&sc, s, &m, &none, b, seeds, NULL, NS);
+        check(memcmp(a, b, NS * D * sizeof(float)) == 0,
+              "%s (%s): a task without hooks gives plain generation's bytes", desc, proc);
+        denoiser_free(&m);
+        /* inpainting from the prior, with and without jumps back */
+        long long nfe0, nfe1;
+        int j0, j1;
+        float *p0 = run_task(&sc, s, &g, D, NS, NS, known, 0, 0, &nfe0, &j0);
+        float *p1 = run_task(&sc, s, &g, D, NS, NS, known, 0, 2, &nfe1, &j1);
+        float *p1b = run_task(&sc, s, &g, D, NS, 5, known, 0, 2, NULL, NULL);
+        int kept0 = 1, kept1 = 1;
+        double moved = 0;
+        for (size_t j = 0; j < NS * D; j++)
+            if (j % 4 < 2) {
+                kept0 &= p0[j] == known[j];
+                kept1 &= p1[j] == known[j];
+            } else {
+                moved += fabs(p0[j] - p1[j]);
+            }
+        check(kept0 && kept1 && moved > 0 && j1 > 0 && nfe1 > nfe0 &&
+                  memcmp(p1, p1b, NS * D * sizeof(float)) == 0,
+              "%s (%s): known values kept exactly at the end, with %d jumps back (NFE %lld -> "
+              "%lld, the unknown values differ by %.3g in all) and batches of 5 == 48",
+              desc, proc, j1, nfe0, nfe1, moved);
+        free(a); free(b); free(p0); free(p1); free(p1b);
+    }
+    /* SDEdit-style start at a middle level: NFE of the remaining steps only; start = N
+     * (no step) returns the input itself */
+    {
+        SamplerConfig sc;
+        config(&sc, "ddim", "steps=20");
+        long long nfe;
+        float *x = run_task(&sc, &vp, &g, D, NS, NS, known, 12, 0, &nfe, NULL);
+        check(nfe == 8, "ddim 20 steps started at level 12 of 20: %lld NFE (8)", nfe);
+        free(x);
+        x = run_task(&sc, &vp, &g, D, NS, NS, known, 20, 0, &nfe, NULL);
+        check(nfe == 0 && memcmp(x, known, NS * D * sizeof(float)) == 0,
+              "started at the last level (the data): no step, the input comes back (NFE %lld)", nfe);
+        free(x);
+    }
+    /* the forward process between two levels: q(x2 | x1) has mean (a2/a1) x1 and variance
+     * sg2^2 - (a2/a1)^2 sg1^2, so from q(x1 | x0) it lands on q(x2 | x0) */
+    {
+        const size_t n = 200000;
+        float *x = xalloc_floats(n), *z = xalloc_floats(n);
+        uint64_t seed = 5;
+        Rng r;
+        rng_init(&r, seed, 1);
+        rng_fill_normal(&r, z, n);
+        const double a1 = 0.9, sg1 = sqrt(1 - 0.81), a2 = 0.5, sg2 = sqrt(0.75), x0 = 0.7;
+        for (size_t i = 0; i < n; i++) x[i] = (float)(a1 * x0 + sg1 * z[i]);
+        rng_init(&r, seed, 2);
+        rng_fill_normal(&r, z, n);
+        sampler_q_forward(x, z, a1, sg1, a2, sg2, n);
+        double m1 = 0, m2 = 0;
+        for (size_t i = 0; i < n; i++) { m1 += x[i]; m2 += (double)x[i] * x[i]; }
+        m1 /= n;
+        m2 = m2 / n - m1 * m1;
+        check(fabs(m1 - a2 * x0) < 0.01 && fabs(m2 - sg2 * sg2) < 0.01,
+              "q_forward from q(x1|x0) lands on q(x2|x0): mean %.4f (%.4f), var %.4f (%.4f)",
+              m1, a2 * x0, m2, sg2 * sg2);
+        free(x);
+        free(z);
+    }
+    free(known);
+    sched_free(&vp);
+    sched_free(&ve);
+}
+
 int main(void)
 {
     double t0 = ddm_now();
@@ -861,6 +1046,7 @@ int main(void)
     SECTION(test_hand_runs);
     SECTION(test_nfe);
     SECTION(test_guidance);
+    SECTION(test_tasks);
     SECTION(test_identity);
     SECTION(test_ode_exact);
     SECTION(test_ddim_vs_ddpm);

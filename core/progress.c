@@ -1,7 +1,7 @@
-#include "jobs/progress.h"
+/* Progress lines for long work: rate, ETA, durations (core/progress.h). */
+#include "core/progress.h"
 
-#include <errno.h>
-#include <string.h>
+#include <stdio.h>
 
 #include "core/common.h"
 
@@ -9,7 +9,8 @@ void progress_start(Progress *p, long done_at_start)
 {
     p->t0 = ddm_now();
     p->start_done = done_at_start;
-    p->last_print = 0;
+    p->last_print = p->t0;
+    p->printed = 0;
 }
 
 double progress_rate(const Progress *p, long done)
@@ -37,11 +38,18 @@ void progress_eta(const Progress *p, long done, long total, char *buf, size_t n)
     else format_duration((double)(total - done) / r, buf, n);
 }
 
-void jsonl_append(const char *path, const char *line)
+int progress_due(Progress *p, double every)
 {
-    FILE *f = fopen(path, "a");
-    if (!f) ddm_die("%s: cannot append: %s", path, strerror(errno));
-    fputs(line, f);
-    if (line[0] && line[strlen(line) - 1] != '\n') fputc('\n', f);
-    if (fclose(f) != 0) ddm_die("%s: write failed: %s", path, strerror(errno));
+    double now = ddm_now();
+    if (now - p->last_print < every) return 0;
+    p->last_print = now;
+    return 1;
+}
+
+void progress_report(Progress *p, const char *what, long done, long total, double every)
+{
+    if (done < total ? !progress_due(p, every) : !p->printed) return;
+    printf("%s %ld/%ld (%.0f%%)\n", what, done, total, 100.0 * (double)done / (double)total);
+    fflush(stdout);
+    p->printed = 1;
 }
