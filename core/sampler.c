@@ -11,17 +11,14 @@
 
 /* ------------------------------------------------------------------ the registry */
 
-extern const SamplerDef sampler_ddpm_def, sampler_ddim_def, sampler_langevin_def,
-    sampler_pc_def, sampler_ode_def, sampler_dpmpp2m_def;
+#define SAMPLER(name) extern const SamplerDef sampler_##name##_def;
+#include "core/samplers/registry.h"
+#undef SAMPLER
 
-/* one line per sampler */
 static const SamplerDef *const REGISTRY[] = {
-    &sampler_ddpm_def,
-    &sampler_ddim_def,
-    &sampler_langevin_def,
-    &sampler_pc_def,
-    &sampler_ode_def,
-    &sampler_dpmpp2m_def,
+#define SAMPLER(name) &sampler_##name##_def,
+#include "core/samplers/registry.h"
+#undef SAMPLER
 };
 #define NSAMPLERS ((int)(sizeof REGISTRY / sizeof REGISTRY[0]))
 

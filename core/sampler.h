@@ -65,6 +65,7 @@ typedef struct {
     double sigma_max;     /* Karras family: start at min(sigma_max, the schedule's); 0 = the
                              schedule's (vp linear 157, vp cosine 2e4, ve sigma_max) */
     int order;            /* unipc: 1..3 */
+    int variant;          /* unipc: B(h) = h (bh1) or e^h - 1 (bh2) */
 } SamplerConfig;
 
 /* The levels a run passes, N steps and N+1 levels (see the top of the file). */
@@ -93,7 +94,8 @@ typedef struct {
     int first;              /* the first step since the start or the last jump: multistep
                                solvers start over there (their history is of other levels) */
     float *eps, *x0, *z, *tmp; /* (B,D) scratch for the steps */
-    void *priv;             /* the sampler's own state (SamplerDef.priv_floats) */
+    float *priv;            /* the sampler's own values (SamplerDef.priv_per_value per value) */
+    double state[16];       /* and scalars (e.g. the levels of a multistep history) */
 } SampleRun;
 
 struct SamplerDef {
