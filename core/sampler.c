@@ -167,6 +167,28 @@ void sampler_print_help(FILE *f)
     }
 }
 
+int sampler_all_options(const OptSpec **rows, char (*owners)[96], int max)
+{
+    int n = 0;
+    for (const OptSpec *o = COMMON; o->name && n < max; o++) {
+        rows[n] = o;
+        snprintf(owners[n++], 96, "all");
+    }
+    for (int i = 0; i < NSAMPLERS; i++)
+        for (const OptSpec *o = REGISTRY[i]->opts; o && o->name; o++) {
+            int k = 0;
+            while (k < n && strcmp(rows[k]->name, o->name)) k++;
+            if (k == n) {
+                if (n == max) continue;
+                rows[n] = o;
+                owners[n++][0] = '\0';
+            }
+            size_t l = strlen(owners[k]);
+            snprintf(owners[k] + l, 96 - l, "%s%s", l ? ", " : "", REGISTRY[i]->name);
+        }
+    return n;
+}
+
 /* ------------------------------------------------------------------ plans */
 
 void sampler_plan_init(SamplerPlan *p, const SamplerConfig *sc, const Schedule *s)

@@ -143,6 +143,11 @@ void sampler_config_describe(const SamplerConfig *sc, const Schedule *s, char *b
 const char *sampler_name(const SamplerConfig *sc);
 /* every sampler with its rows, for --help */
 void sampler_print_help(FILE *f);
+/* Every option name of the registry once (steps, guidance, then each sampler's own rows in
+ * registry order): rows[i] (the first sampler's row of that name) and owners[i], the
+ * samplers that have it ("all" for steps and guidance; "ddpm, ddim, pc"). Returns the
+ * count (at most max). */
+int sampler_all_options(const OptSpec **rows, char (*owners)[96], int max);
 
 /* ---- plans */
 void sampler_plan_init(SamplerPlan *p, const SamplerConfig *sc, const Schedule *s);

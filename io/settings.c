@@ -73,7 +73,9 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
     const char *sampler = smp ? smp->value : s->cfg.process == PROC_VP ? "ddim" : "ode";
     char e[512];
     if (sampler_config_init(&st->sc, sampler, e, sizeof e)) {
-        snprintf(err, errlen, "%s: %s", smp ? smp->where : "--sampler", e);
+        if (name && smp && smp - kv >= nbase)
+            snprintf(err, errlen, "%s [%s]: %s", smp->where, name, e);
+        else snprintf(err, errlen, "%s: %s", smp ? smp->where : "--sampler", e);
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -82,7 +84,8 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
                           !strcmp(kv[i].key, "steps") || !strcmp(kv[i].key, "guidance");
         if (i < nbase && name && !known) continue; /* another sampler's default */
         if (sampler_config_set(&st->sc, kv[i].key, kv[i].value, e, sizeof e)) {
-            snprintf(err, errlen, "%s: %s", kv[i].where, e);
+            if (name && i >= nbase) snprintf(err, errlen, "%s [%s]: %s", kv[i].where, name, e);
+            else snprintf(err, errlen, "%s: %s", kv[i].where, e);
             return -1;
         }
     }
