@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/pixels.h"
 #include "core/layers.h"
 #include "core/rng.h"
 
@@ -404,8 +405,6 @@ void classifier_input_u8(float *x, const uint8_t *img, int B, int C, int H, int 
         float *o = x + bc * S * S;
         const uint8_t *p = img + bc * H * W;
         for (int i = 0; i < S * S; i++) o[i] = -1.0f;
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < W; j++)
-                o[(size_t)(oy + i) * S + ox + j] = (float)p[(size_t)i * W + j] / 127.5f - 1.0f;
+        for (int i = 0; i < H; i++) pixels_from_uint8_f32(o + (size_t)(oy + i) * S + ox, p + (size_t)i * W, (size_t)W);
     }
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/resize.h"
 #include "core/layers.h"
 
 #ifdef _OPENMP
@@ -286,44 +287,7 @@ void inception_prepare(Inception *n, const char *what)
 void inception_resize_bilinear(float *out, const float *in, int N, int H, int W, int Ho,
                                int Wo)
 {
-    DDM_ASSERT(N > 0 && H > 0 && W > 0 && Ho > 0 && Wo > 0,
-               "inception_resize_bilinear: bad shape N=%d %dx%d -> %dx%d", N, H, W, Ho, Wo);
-    /* PyTorch (aten/src/ATen/native/UpSample.h, float opmath): scale = in/out,
-     * s = scale*(d + 0.5) - 0.5, s < 0 -> 0, i0 = (int)s, i1 = i0 + (i0 < in-1),
-     * l1 = s - i0, l0 = 1 - l1; equal sizes copy. */
-    const float sy = (float)H / (float)Ho, sx = (float)W / (float)Wo;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < N; n++)
-        for (int oy = 0; oy < Ho; oy++) {
-            int y0 = oy, y1 = oy;
-            float ly0 = 1.0f, ly1 = 0.0f;
-            if (H != Ho) {
-                float s = sy * ((float)oy + 0.5f) - 0.5f;
-                if (s < 0.0f) s = 0.0f;
-                y0 = (int)s;
-                y1 = y0 + (y0 < H - 1 ? 1 : 0);
-                ly1 = s - (float)y0;
-                ly0 = 1.0f - ly1;
-            }
-            const float *r0 = in + ((size_t)n * H + y0) * W, *r1 = in + ((size_t)n * H + y1) * W;
-            float *dst = out + ((size_t)n * Ho + oy) * Wo;
-            for (int ox = 0; ox < Wo; ox++) {
-                int x0 = ox, x1 = ox;
-                float lx0 = 1.0f, lx1 = 0.0f;
-                if (W != Wo) {
-                    float s = sx * ((float)ox + 0.5f) - 0.5f;
-                    if (s < 0.0f) s = 0.0f;
-                    x0 = (int)s;
-                    x1 = x0 + (x0 < W - 1 ? 1 : 0);
-                    lx1 = s - (float)x0;
-                    lx0 = 1.0f - lx1;
-                }
-                /* the order of PyTorch's separable kernel: rows first, then across rows */
-                const float a = r0[x0] * lx0 + r0[x1] * lx1;
-                const float c = r1[x0] * lx0 + r1[x1] * lx1;
-                dst[ox] = a * ly0 + c * ly1;
-            }
-        }
+    resize_bilinear(out, in, N, H, W, Ho, Wo);
 }
 
 void inception_input(float *x, const uint8_t *img, int B, int C, int H, int W, float *plane)

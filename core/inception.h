@@ -94,10 +94,7 @@ void inception_forward(Inception *net, float *feat, const float *x, int B);
 
 /* ---- the pieces, public for the tests (each overwrites its output, never allocates) */
 
-/* Bilinear resize of N planes in (N,H,W) -> out (N,Ho,Wo), PyTorch's
- * F.interpolate(mode='bilinear', align_corners=False, antialias=False): source
- * coordinate s = (d + 0.5) * (H/Ho) - 0.5 clamped below at 0, taps floor(s) and the next
- * (clamped to the edge), all in float as PyTorch computes it for float tensors. */
+/* core/resize.h's resize_bilinear under the name the Inception tests use. */
 void inception_resize_bilinear(float *out, const float *in, int N, int H, int W, int Ho,
                                int Wo);
 

@@ -21,6 +21,19 @@ void ckpt_meta_free(CkptMeta *m)
     m->config_text = NULL;
 }
 
+void ckpt_meta_set_seed(CkptMeta *m, int64_t seed)
+{
+    memcpy(m->rng, &seed, sizeof seed);
+    m->rng_bytes = sizeof seed;
+}
+
+int ckpt_meta_seed(const CkptMeta *m, int64_t *seed)
+{
+    if (m->rng_bytes != sizeof *seed) return 0;
+    memcpy(seed, m->rng, sizeof *seed);
+    return 1;
+}
+
 void ckpt_ema_name(char *buf, size_t n, double rate) { snprintf(buf, n, "%.10g", rate); }
 
 char *ckpt_path(const char *run_dir, int64_t step)

@@ -6,7 +6,8 @@
  *   /optim/m/<name>          AdamW first moments
  *   /optim/v/<name>          AdamW second moments
  *   attributes: kind, format_version, step, images_seen, epoch, data_pos (images into the
- *   epoch), rng (uint8 bytes), config (text), wall_time (s), ddm_version, n_params
+ *   epoch), rng (uint8 bytes: see CkptMeta.rng), config (text), wall_time (s),
+ *   ddm_version, n_params
  *
  * Written by ONE process with serial HDF5 (under MPI: rank 0, the others wait) to
  * PATH.tmp-PID, fsynced and renamed: a crash never leaves a half checkpoint under the
@@ -27,7 +28,7 @@
 #include "core/tensor.h"
 
 #define CKPT_MAX_EMA 8
-#define CKPT_RNG_MAX 512 /* bytes of RNG state a checkpoint carries */
+#define CKPT_RNG_MAX 512 /* bytes the 'rng' attribute may hold */
 
 /* The tensors and the flat blocks they live in. Any block pointer may be NULL on write
  * (not stored) and on read (not loaded). */
@@ -46,6 +47,11 @@ typedef struct {
     int64_t images_seen; /* global images consumed */
     int64_t epoch;       /* epoch of the next step */
     int64_t data_pos;    /* images into that epoch */
+    /* The 'rng' attribute. Despite its name it is not a generator state: every random
+     * draw of ddm train is counter-based, keyed by (train.seed, step, position), so the
+     * seed is all there is to restore, and ddm train stores just that (8 bytes, the
+     * int64 seed in native byte order; ckpt_meta_set_seed / ckpt_meta_seed). The name
+     * stays so that every checkpoint written so far reads the same. */
     uint8_t rng[CKPT_RNG_MAX];
     size_t rng_bytes;
     char *config_text;   /* canonical INI (io/config.h); read: malloc'd, free with ckpt_meta_free */
@@ -54,6 +60,10 @@ typedef struct {
 } CkptMeta;
 
 void ckpt_meta_free(CkptMeta *m);
+/* The training seed into / out of the 'rng' attribute (see CkptMeta.rng); ckpt_meta_seed
+ * returns 0 when the attribute does not hold one. */
+void ckpt_meta_set_seed(CkptMeta *m, int64_t seed);
+int ckpt_meta_seed(const CkptMeta *m, int64_t *seed);
 
 /* "RUN_DIR/ckpt-%08ld.h5" (malloc'd) */
 char *ckpt_path(const char *run_dir, int64_t step);

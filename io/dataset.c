@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/resize.h"
 #include "io/h5.h"
 
 /* Chunks hold whole images: up to 256 of them, and no more than about 1 MiB, so that a
@@ -245,36 +246,7 @@ void dataset_pad(uint8_t *out, const uint8_t *in, int c, int h, int w, int p)
                    in + ((size_t)k * h + y) * w, (size_t)w);
 }
 
-/* source index and weight of output pixel i along one axis (torch align_corners=False) */
-static void src_pos(int i, int in, int out, int *i0, int *i1, float *t)
-{
-    float s = ((float)i + 0.5f) * (float)in / (float)out - 0.5f;
-    if (s < 0) s = 0;
-    int a = (int)s;
-    if (a > in - 1) a = in - 1;
-    *i0 = a;
-    *i1 = a + 1 < in ? a + 1 : in - 1;
-    *t = s - (float)a;
-}
-
 void dataset_resize(uint8_t *out, int oh, int ow, const uint8_t *in, int c, int h, int w)
 {
-    for (int y = 0; y < oh; y++) {
-        int y0, y1;
-        float ty;
-        src_pos(y, h, oh, &y0, &y1, &ty);
-        for (int x = 0; x < ow; x++) {
-            int x0, x1;
-            float tx;
-            src_pos(x, w, ow, &x0, &x1, &tx);
-            for (int k = 0; k < c; k++) {
-                const uint8_t *p = in + (size_t)k * h * w;
-                float top = (1 - tx) * p[(size_t)y0 * w + x0] + tx * p[(size_t)y0 * w + x1];
-                float bot = (1 - tx) * p[(size_t)y1 * w + x0] + tx * p[(size_t)y1 * w + x1];
-                float v = (1 - ty) * top + ty * bot;
-                int q = (int)lrintf(v);
-                out[((size_t)k * oh + y) * ow + x] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
-            }
-        }
-    }
+    resize_bilinear_u8(out, in, c, h, w, oh, ow);
 }

@@ -52,9 +52,8 @@ void dataset_close(DatasetFile *ds);
 
 /* out (C, H+2p, W+2p): in centred, a zero border of p pixels. */
 void dataset_pad(uint8_t *out, const uint8_t *in, int c, int h, int w, int p);
-/* out (C,oh,ow) from in (C,h,w) by bilinear interpolation with half-pixel centres, no
- * antialiasing: the same as torch.nn.functional.interpolate(mode="bilinear",
- * align_corners=False) then rounding to nearest. */
+/* out (C,oh,ow) from in (C,h,w): core/resize.h's resize_bilinear_u8 (PyTorch's bilinear,
+ * align_corners=False, no antialias, rounded to nearest), under the name prep used. */
 void dataset_resize(uint8_t *out, int oh, int ow, const uint8_t *in, int c, int h, int w);
 
 #endif

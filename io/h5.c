@@ -331,35 +331,44 @@ void h5_commit_tmp(const char *tmp, const char *path) { fsio_commit(tmp, path); 
 
 typedef struct {
     char *name;
-    haddr_t addr;
-} NamedAddr;
+    int64_t key;
+} NamedKey;
 
-static int namedaddr_cmp(const void *a, const void *b)
+static int namedkey_cmp(const void *a, const void *b)
 {
-    const NamedAddr *x = a, *y = b;
-    if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
+    const NamedKey *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
     return strcmp(x->name, y->name);
+}
+
+void h5_sort_names(char **names, int64_t *key, int n)
+{
+    NamedKey *nk = xmalloc(sizeof *nk * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) nk[i] = (NamedKey){names[i], key[i]};
+    qsort(nk, (size_t)n, sizeof *nk, namedkey_cmp);
+    for (int i = 0; i < n; i++) {
+        names[i] = nk[i].name;
+        key[i] = nk[i].key;
+    }
+    free(nk);
 }
 
 void h5_order_by_address(hid_t loc, char **names, int n)
 {
-    NamedAddr *na = xmalloc(sizeof *na * (size_t)(n ? n : 1));
+    int64_t *addr = xcalloc((size_t)(n ? n : 1), sizeof *addr);
     for (int g = 0; g < n; g++) {
-        na[g].name = names[g];
-        na[g].addr = 0;
 #if H5_VERSION_GE(1, 12, 0)
         H5O_info2_t oi;
         if (H5Oget_info_by_name3(loc, names[g], &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
             haddr_t a = 0; /* the native VOL's token is the address */
             memcpy(&a, &oi.token, sizeof a < sizeof oi.token ? sizeof a : sizeof oi.token);
-            na[g].addr = a;
+            addr[g] = (int64_t)a;
         }
 #else
         H5O_info_t oi;
-        if (H5Oget_info_by_name2(loc, names[g], &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) na[g].addr = oi.addr;
+        if (H5Oget_info_by_name2(loc, names[g], &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) addr[g] = (int64_t)oi.addr;
 #endif
     }
-    qsort(na, (size_t)n, sizeof *na, namedaddr_cmp);
-    for (int g = 0; g < n; g++) names[g] = na[g].name;
-    free(na);
+    h5_sort_names(names, addr, n);
+    free(addr);
 }

@@ -70,6 +70,8 @@ int h5_exists(hid_t loc, const char *path); /* link exists (intermediate groups 
  * HDF5 allocator hands out in creation order (ties and unreadable ones: by name). A
  * fallback for files that do not record their creation order. */
 void h5_order_by_address(hid_t loc, char **names, int n);
+/* Sort names[0..n) by key[i] ascending, ties by name (keys move with their names). */
+void h5_sort_names(char **names, int64_t *key, int n);
 
 /* Create intermediate groups of a "a/b/c" path (not the last component). */
 void h5_make_parents(hid_t loc, const char *name);

@@ -291,8 +291,11 @@ int64_t samples_group_open(SamplesGroup *g, SamplesFile *sf, const char *name,
             if (!done[i]) rows[ntodo++] = i;
         free(done);
     } else {
+        H5G_info_t gi; /* the groups made before this one: its place in creation order */
+        H5OK(H5Gget_info(sf->file, &gi));
         g->group = H5Gcreate2(sf->file, name, H5P_DEFAULT, h5_untimed_gcpl(), H5P_DEFAULT);
         if (g->group < 0) ddm_die("%s: cannot create group '%s'", sf->path, name);
+        h5_attr_set_i64(g->group, "order", (int64_t)gi.nlinks);
         h5_attr_set_str(g->group, "sampler", set->sampler);
         h5_attr_set_i64(g->group, "steps", set->steps);
         h5_attr_set_f64(g->group, "eta", set->eta);
@@ -421,6 +424,21 @@ int samples_list_groups(hid_t file, char ***names)
     return n;
 }
 
+int samples_creation_order(hid_t file, char **names, int n)
+{
+    int64_t *order = xmalloc(sizeof *order * (size_t)(n ? n : 1));
+    int all = 1;
+    for (int i = 0; i < n && all; i++) {
+        hid_t g = H5Gopen2(file, names[i], H5P_DEFAULT);
+        H5OK(g);
+        all = h5_attr_get_i64(g, "order", &order[i]);
+        H5OK(H5Gclose(g));
+    }
+    if (all) h5_sort_names(names, order, n);
+    free(order);
+    return all;
+}
+
 void samples_free_names(char **names, int n)
 {
     for (int i = 0; i < n; i++) free(names[i]);
@@ -517,3 +535,169 @@ void samples_read_rows(hid_t file, const char *path, const char *group, int64_t 
     if (done) read_range(g, path, group, "done", H5T_NATIVE_UINT8, start, count, done);
     H5OK(H5Gclose(g));
 }
+
+/* ---- a set of samples at the root or in a group (export, info) ---- */
+
+int samples_is_set(hid_t loc, const char *g)
+{
+    char p[1100];
+    const char *need[] = {"images", "seeds", "done"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s%s", g, g[0] ? "/" : "", need[i]);
+        if (!h5_exists(loc, p)) return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    char **v;
+    int n;
+} SetNames;
+
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5L_info2_t LinkInfo;
+#else
+typedef H5L_info_t LinkInfo;
+#endif
+
+static herr_t collect_set(hid_t loc, const char *name, const LinkInfo *info, void *op)
+{
+    SetNames *g = op;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
+    if (o < 0) return 0;
+    int is_group = H5Iget_type(o) == H5I_GROUP;
+    H5Oclose(o);
+    if (is_group && samples_is_set(loc, name)) {
+        g->v = xrealloc(g->v, sizeof(char *) * (size_t)(g->n + 1));
+        g->v[g->n++] = xstrdup(name);
+    }
+    return 0;
+}
+
+static void setnames_str(const SetNames *g, char *buf, size_t n)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < g->n && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", g->v[i]);
+}
+
+char *samples_find_set(hid_t f, const char *path, const char *want)
+{
+    SetNames g = {NULL, 0};
+    hsize_t idx = 0;
+    if (H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_set, &g) < 0)
+        ddm_die("%s: cannot list its groups (damaged?)", path);
+    char list[2048];
+    setnames_str(&g, list, sizeof list);
+    char *out = NULL;
+    if (want) {
+        while (*want == '/') want++;
+        for (int i = 0; i < g.n && !out; i++)
+            if (strcmp(g.v[i], want) == 0) out = xstrdup(want);
+        if (!out) {
+            if (g.n) ddm_die("%s: has no samples group '%s' (groups: %s)", path, want, list);
+            ddm_die("%s: has no samples group '%s' (it holds no sampler groups%s)", path, want,
+                    samples_is_set(f, "") ? "; its samples are at the root: drop --group" : "");
+        }
+    } else if (samples_is_set(f, "")) {
+        out = xstrdup("");
+    } else if (g.n == 1) {
+        out = xstrdup(g.v[0]);
+    } else if (g.n == 0) {
+        ddm_die("%s: holds no samples (datasets images, seeds and done, at the root or in a "
+                "group)", path);
+    } else {
+        ddm_die("%s: holds %d sampler groups (%s): pick one with --group NAME", path, g.n, list);
+    }
+    for (int i = 0; i < g.n; i++) free(g.v[i]);
+    free(g.v);
+    return out;
+}
+
+
+static hid_t set_open_1d(hid_t f, const SamplesSet *s, const char *name, size_t n, int need)
+{
+    char p[1100];
+    snprintf(p, sizeof p, "%s%s%s", s->group, s->group[0] ? "/" : "", name);
+    if (!h5_exists(f, p)) {
+        if (need) ddm_die("%s: has no dataset '/%s'", s->path, p);
+        return -1;
+    }
+    hsize_t d[8];
+    int nd = h5_shape(f, p, d);
+    if (nd != 1 || d[0] != n)
+        ddm_die("%s: dataset '/%s' must have shape [%zu] like the images", s->path, p, n);
+    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+    if (ds < 0) ddm_die("%s: cannot open dataset '/%s'", s->path, p);
+    hid_t t = H5Dget_type(ds);
+    H5OK(t);
+    if (H5Tget_class(t) != H5T_INTEGER) ddm_die("%s: dataset '/%s' is not integer", s->path, p);
+    H5OK(H5Tclose(t));
+    return ds;
+}
+
+static void set_read_1d(const SamplesSet *s, hid_t ds, hid_t memtype, void *buf, const char *name)
+{
+    if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        ddm_die("%s: cannot read '%s' (file damaged or truncated?)", s->path, name);
+    H5OK(H5Dclose(ds));
+}
+
+void samples_set_open(SamplesSet *s, hid_t f, const char *path, const char *group)
+{
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    snprintf(s->group, sizeof s->group, "%s", group);
+    char p[1100];
+    snprintf(p, sizeof p, "%s%simages", group, group[0] ? "/" : "");
+    hsize_t d[8];
+    int nd = h5_shape(f, p, d);
+    if (nd != 4) ddm_die("%s: '/%s' must be uint8 [N,C,H,W], it has %d dimensions", path, p, nd);
+    s->images = H5Dopen2(f, p, H5P_DEFAULT);
+    if (s->images < 0) ddm_die("%s: cannot open '/%s'", path, p);
+    hid_t t = H5Dget_type(s->images);
+    H5OK(t);
+    if (H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) != 1)
+        ddm_die("%s: '/%s' must be uint8 [N,C,H,W]", path, p);
+    H5OK(H5Tclose(t));
+    s->n = d[0];
+    s->c = (int)d[1];
+    s->h = (int)d[2];
+    s->w = (int)d[3];
+    size_t n = s->n ? s->n : 1;
+    s->seeds = xmalloc(sizeof(int64_t) * n);
+    s->done = xmalloc(n);
+    set_read_1d(s, set_open_1d(f, s, "seeds", s->n, 1), H5T_NATIVE_INT64, s->seeds, "seeds");
+    set_read_1d(s, set_open_1d(f, s, "done", s->n, 1), H5T_NATIVE_UINT8, s->done, "done");
+    hid_t lab = set_open_1d(f, s, "labels", s->n, 0);
+    if (lab >= 0) {
+        s->labels = xmalloc(sizeof(int32_t) * n);
+        set_read_1d(s, lab, H5T_NATIVE_INT32, s->labels, "labels");
+    }
+}
+
+void samples_set_read_images(const SamplesSet *s, size_t start, size_t count, uint8_t *out)
+{
+    hsize_t off[4] = {start, 0, 0, 0}, cnt[4] = {count, (hsize_t)s->c, (hsize_t)s->h, (hsize_t)s->w};
+    hid_t fs = H5Dget_space(s->images);
+    H5OK(fs);
+    H5OK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL));
+    hid_t ms = H5Screate_simple(4, cnt, NULL);
+    H5OK(ms);
+    if (H5Dread(s->images, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, out) < 0)
+        ddm_die("%s: cannot read images [%zu, %zu) (file damaged or truncated?)", s->path,
+                start, start + count);
+    H5OK(H5Sclose(ms));
+    H5OK(H5Sclose(fs));
+}
+
+void samples_set_close(SamplesSet *s)
+{
+    if (s->images > 0) H5OK(H5Dclose(s->images));
+    free(s->seeds);
+    free(s->done);
+    free(s->labels);
+}
+

@@ -1,13 +1,16 @@
 /* Samples files (kind=samples): what `ddm sample` writes and `ddm eval/export/info` read.
  *
- * Layout: ALWAYS one group per sampler setting, even for a single setting (the group
- * name is the caller's, e.g. "ddim-50-eta0"; samples_group_name makes the canonical one):
+ * Layout written: one group per sampler setting, even for a single setting (the group
+ * name is the caller's, e.g. "ddim-50-eta0"; samples_group_name makes the canonical one).
+ * Readers also take the datasets at the root (group "", as files of other tools or older
+ * ddm versions hold them: samples_find_set, samples_set_open):
  *   /<group>/images  uint8 [N,C,H,W]  chunk [min(N,64),C,H,W], fill 0
  *   /<group>/seeds   int64 [N]        the seed of each row (its noise stream)
  *   /<group>/labels  int32 [N]        class of each row, -1 = unconditional (fill -1)
  *   /<group>/done    uint8 [N]        1 once the row's image is written (fill 0)
  *   group attrs: sampler (str), steps, eta, guidance, class, nfe, settings (str: every
- *                other setting as "key=value" words)
+ *                other setting as "key=value" words), order (int: groups made before this
+ *                one in the file, i.e. its place in a sweep; absent in older files)
  *   file attrs:  kind=samples, format_version, checkpoint (path), checkpoint_step,
  *                config (text of the config the checkpoint was trained with)
  *
@@ -90,6 +93,9 @@ void samples_write_rows(SamplesGroup *g, const int64_t *rows, size_t nrows,
  * of malloc'd strings); returns their count. */
 int samples_list_groups(hid_t file, char ***names);
 void samples_free_names(char **names, int n);
+/* Sort names[0..n) (groups of file) by their 'order' attribute (creation order, a sweep's
+ * order). Returns 0, names untouched, when a group has none (a file from before it). */
+int samples_creation_order(hid_t file, char **names, int n);
 
 typedef struct {
     char *sampler, *settings;
@@ -105,5 +111,33 @@ void samples_group_info_free(SamplesGroupInfo *info);
 void samples_read_rows(hid_t file, const char *path, const char *group, int64_t start,
                        int64_t count, uint8_t *images, int64_t *seeds, int32_t *labels,
                        uint8_t *done);
+
+/* ---- one set of samples, at the root or in a group (export, info) ---- */
+
+/* 1 when group g of loc ("" = the root) holds the datasets images, seeds and done. */
+int samples_is_set(hid_t loc, const char *g);
+/* The group holding the set to read ("" for the root), malloc'd: want (a group name; a
+ * leading '/' is ignored) or, when NULL, the root when it holds a set, else the only
+ * group that does. Dies listing the groups when that does not pick exactly one. */
+char *samples_find_set(hid_t f, const char *path, const char *want);
+
+/* A set opened for reading: its shape and the per-row seeds, done flags and labels. */
+typedef struct {
+    const char *path;
+    char group[1024];
+    hid_t images;
+    size_t n;
+    int c, h, w;
+    int64_t *seeds;
+    uint8_t *done;
+    int32_t *labels; /* NULL when none */
+} SamplesSet;
+
+/* Open the set in group ("" = root) of f: images must be uint8 [N,C,H,W]; seeds, done and
+ * (optional) labels integer [N]; reads those three. path is for messages. */
+void samples_set_open(SamplesSet *s, hid_t f, const char *path, const char *group);
+/* images of rows [start, start+count) into out (count,C,H,W) */
+void samples_set_read_images(const SamplesSet *s, size_t start, size_t count, uint8_t *out);
+void samples_set_close(SamplesSet *s);
 
 #endif

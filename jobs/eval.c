@@ -215,27 +215,23 @@ static void write_tables(const char *prefix, const GroupResult *g, int ng, const
     strbuf_add(&md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     strbuf_add(&csv, "group,sampler,steps,eta,guidance,NFE,n,FID,KID,IS,P,R,class_match\n");
     for (int i = 0; i < ng; i++) {
-        char eta[32], fid[32], kid[32], is[32], p[32], r[32], cm[32];
         const SamplesGroupInfo *in = &g[i].info;
+        const double v[6] = {g[i].fid, g[i].kid, g[i].is, g[i].precision, g[i].recall, g[i].class_match};
+        char eta[32], val[32];
         fmt_eta(eta, sizeof eta, in->eta);
-        fmt_val(fid, sizeof fid, g[i].fid, "%.4f", "-");
-        fmt_val(kid, sizeof kid, g[i].kid, "%.6f", "-");
-        fmt_val(is, sizeof is, g[i].is, "%.4f", "-");
-        fmt_val(p, sizeof p, g[i].precision, "%.4f", "-");
-        fmt_val(r, sizeof r, g[i].recall, "%.4f", "-");
-        fmt_val(cm, sizeof cm, g[i].class_match, "%.4f", "-");
-        strbuf_add(&md, "| %s | %s | %d | %s | %g | %d | %lld | %s | %s | %s | %s | %s | %s |\n", g[i].name, in->sampler,
-                in->steps, eta, in->guidance, in->nfe, (long long)g[i].n, fid, kid, is, p, r, cm);
-        fmt_eta(eta, sizeof eta, in->eta);
+        strbuf_add(&md, "| %s | %s | %d | %s | %g | %d | %lld |", g[i].name, in->sampler, in->steps, eta, in->guidance,
+                   in->nfe, (long long)g[i].n);
         if (in->eta < 0) eta[0] = '\0';
-        fmt_val(fid, sizeof fid, g[i].fid, "%.6g", "");
-        fmt_val(kid, sizeof kid, g[i].kid, "%.6g", "");
-        fmt_val(is, sizeof is, g[i].is, "%.6g", "");
-        fmt_val(p, sizeof p, g[i].precision, "%.6g", "");
-        fmt_val(r, sizeof r, g[i].recall, "%.6g", "");
-        fmt_val(cm, sizeof cm, g[i].class_match, "%.6g", "");
-        strbuf_add(&csv, "%s,%s,%d,%s,%.10g,%d,%lld,%s,%s,%s,%s,%s,%s\n", g[i].name, in->sampler, in->steps, eta,
-                in->guidance, in->nfe, (long long)g[i].n, fid, kid, is, p, r, cm);
+        strbuf_add(&csv, "%s,%s,%d,%s,%.10g,%d,%lld", g[i].name, in->sampler, in->steps, eta, in->guidance, in->nfe,
+                   (long long)g[i].n);
+        for (int k = 0; k < 6; k++) { /* FID KID IS P R class match: "-" / "" when not computed */
+            fmt_val(val, sizeof val, v[k], k == 1 ? "%.6f" : "%.4f", "-");
+            strbuf_add(&md, " %s |", val);
+            fmt_val(val, sizeof val, v[k], "%.6g", "");
+            strbuf_add(&csv, ",%s", val);
+        }
+        strbuf_add(&md, "\n");
+        strbuf_add(&csv, "\n");
     }
     char *mdp = str_printf("%s.md", prefix), *csvp = str_printf("%s.csv", prefix);
     fsio_write_atomic(mdp, md.s, md.n);
@@ -294,8 +290,7 @@ static int run_accuracy(const EvalArgs *a, FeatExtractor *e)
             ddm_die("%s: has %d classes, the classifier %s knows %d", a->ref, ds.classes, e->model.path, e->k);
         features_check_images(e, a->ref, ds.c, ds.h, ds.w);
         dataset_close(&ds);
-        int go = 1;
-        dist_bcast(&go, sizeof go, 0);
+        dist_root_first_release(1);
     }
     features_load(e);
     dataset_open(&s.ds, a->ref);
@@ -435,15 +430,8 @@ int job_eval(int argc, char **argv)
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     /* rank 0 parses and checks first; the others follow once it has not died */
-    int go = 1;
-    if (!dist_is_root()) dist_bcast(&go, sizeof go, 0);
-    if (cli_parse("eval", SYNOPSIS, DESCRIPTION, opts, argc, argv, NULL, NULL)) {
-        go = 0;
-        if (dist_is_root()) dist_bcast(&go, sizeof go, 0);
-        dist_finalize();
-        return 0;
-    }
-    if (!go) { /* rank 0 printed the help */
+    if (!dist_root_first_wait() || cli_parse("eval", SYNOPSIS, DESCRIPTION, opts, argc, argv, NULL, NULL)) {
+        dist_root_first_release(0); /* rank 0 printed the help: all stop */
         dist_finalize();
         return 0;
     }
@@ -613,7 +601,7 @@ int job_eval(int argc, char **argv)
             }
         }
         fflush(stdout);
-        dist_bcast(&go, sizeof go, 0); /* the checks passed: the other ranks start */
+        dist_root_first_release(1); /* the checks passed: the other ranks start */
     } else {
         ref.is_stats = featref_kind(a.ref);
         if (!ref.is_stats) {

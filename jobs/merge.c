@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/strbuf.h"
+#include "io/fsio.h"
 #include "io/h5.h"
 #include "io/samples.h"
 #include "jobs/cli.h"
@@ -59,12 +61,6 @@ static int seedof_cmp(const void *a, const void *b)
     return (x->input > y->input) - (x->input < y->input);
 }
 
-static char *g_tmp; /* the temporary output, removed when the job dies */
-static void remove_tmp(void)
-{
-    if (g_tmp) unlink(g_tmp);
-}
-
 static void open_input(Input *in, const char *path)
 {
     memset(in, 0, sizeof *in);
@@ -79,43 +75,13 @@ static void open_input(Input *in, const char *path)
     if (in->ng == 0) ddm_die("%s: holds no samples group", path);
 }
 
-/* The order groups were created in (the order of a sweep's sections): by the address of
- * their object headers, which the HDF5 allocator hands out in creation order. Creating
- * them in that order makes the merged file's bytes those of a single job's file. */
-typedef struct {
-    char *name;
-    haddr_t addr;
-} GroupAddr;
-
-static int groupaddr_cmp(const void *a, const void *b)
-{
-    const GroupAddr *x = a, *y = b;
-    if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
+/* The order groups were created in (the order of a sweep's sections): the groups' 'order'
+ * attributes, or in files from before them (io/samples.h) the addresses of their object
+ * headers, which the HDF5 allocator hands out in creation order. Creating them in that
+ * order makes the merged file's bytes those of a single job's file. */
 static void creation_order(Input *in)
 {
-    GroupAddr *ga = xmalloc(sizeof *ga * (size_t)in->ng);
-    for (int g = 0; g < in->ng; g++) {
-        ga[g].name = in->groups[g];
-        ga[g].addr = 0;
-#if H5_VERSION_GE(1, 12, 0)
-        H5O_info2_t oi;
-        if (H5Oget_info_by_name3(in->f, ga[g].name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
-            haddr_t a = 0; /* the native VOL's token is the address */
-            memcpy(&a, &oi.token, sizeof a < sizeof oi.token ? sizeof a : sizeof oi.token);
-            ga[g].addr = a;
-        }
-#else
-        H5O_info_t oi;
-        if (H5Oget_info_by_name2(in->f, ga[g].name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0)
-            ga[g].addr = oi.addr;
-#endif
-    }
-    qsort(ga, (size_t)in->ng, sizeof *ga, groupaddr_cmp);
-    for (int g = 0; g < in->ng; g++) in->groups[g] = ga[g].name;
-    free(ga);
+    if (!samples_creation_order(in->f, in->groups, in->ng)) h5_order_by_address(in->f, in->groups, in->ng);
 }
 
 static void close_input(Input *in)
@@ -124,14 +90,6 @@ static void close_input(Input *in)
     free(in->ckpt);
     free(in->config);
     samples_free_names(in->groups, in->ng);
-}
-
-static void list_text(char *buf, size_t n, char **v, int k)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < k && off < n; i++)
-        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", v[i]);
 }
 
 /* The inputs must come from one checkpoint and hold the same groups. */
@@ -149,11 +107,13 @@ static void check_sources(Input *in, int n)
         int same = in[i].ng == in[0].ng;
         for (int g = 0; same && g < in[0].ng; g++) same = !strcmp(in[i].groups[g], in[0].groups[g]);
         if (!same) {
-            char a[1024], b[1024];
-            list_text(a, sizeof a, in[i].groups, in[i].ng);
-            list_text(b, sizeof b, in[0].groups, in[0].ng);
+            StrBuf a, b;
+            strbuf_init(&a);
+            strbuf_init(&b);
+            strbuf_join(&a, in[i].groups, in[i].ng, ", ");
+            strbuf_join(&b, in[0].groups, in[0].ng, ", ");
             ddm_die("%s holds the groups [%s], %s holds [%s]: they cannot be merged", in[i].path,
-                    a, in[0].path, b);
+                    a.s, in[0].path, b.s);
         }
     }
 }
@@ -173,26 +133,15 @@ static void check_group(const Input *in, int n, const char *group, SamplesGroupI
     for (int i = 1; i < n; i++) {
         const SamplesGroupInfo *p = &info[i], *q = &info[0];
         if (strcmp(p->sampler, q->sampler)) differ(&in[i], &in[0], group, "sampler", p->sampler, q->sampler);
-        if (p->steps != q->steps) {
-            snprintf(x, sizeof x, "%d", p->steps);
-            snprintf(y, sizeof y, "%d", q->steps);
-            differ(&in[i], &in[0], group, "steps", x, y);
-        }
-        if (p->eta != q->eta) {
-            snprintf(x, sizeof x, "%.10g", p->eta);
-            snprintf(y, sizeof y, "%.10g", q->eta);
-            differ(&in[i], &in[0], group, "eta", x, y);
-        }
-        if (p->guidance != q->guidance) {
-            snprintf(x, sizeof x, "%.10g", p->guidance);
-            snprintf(y, sizeof y, "%.10g", q->guidance);
-            differ(&in[i], &in[0], group, "guidance", x, y);
-        }
-        if (p->class_label != q->class_label) {
-            snprintf(x, sizeof x, "%d", p->class_label);
-            snprintf(y, sizeof y, "%d", q->class_label);
-            differ(&in[i], &in[0], group, "class", x, y);
-        }
+        const double pv[4] = {p->steps, p->eta, p->guidance, p->class_label};
+        const double qv[4] = {q->steps, q->eta, q->guidance, q->class_label};
+        static const char *const key[4] = {"steps", "eta", "guidance", "class"};
+        for (int k = 0; k < 4; k++)
+            if (pv[k] != qv[k]) {
+                snprintf(x, sizeof x, "%.10g", pv[k]);
+                snprintf(y, sizeof y, "%.10g", qv[k]);
+                differ(&in[i], &in[0], group, key[k], x, y);
+            }
         if (strcmp(p->settings, q->settings))
             ddm_die("group %s: %s was made with the settings '%s', %s with '%s': they cannot be "
                     "merged", group, in[i].path, p->settings, in[0].path, q->settings);
@@ -307,11 +256,10 @@ int job_merge(int argc, char **argv)
         check_sources(in, npos);
         creation_order(&in[0]);
 
-        g_tmp = h5_tmp_name(out);
-        ddm_set_cleanup_hook(remove_tmp);
+        char *tmp = fsio_claim_tmp(out);
         SamplesFile sf;
         SamplesSource src = {in[0].ckpt, in[0].step, in[0].config};
-        samples_open(&sf, g_tmp, 0, &src, H5P_DEFAULT, H5P_DEFAULT, 1);
+        samples_open(&sf, tmp, 0, &src, H5P_DEFAULT, H5P_DEFAULT, 1);
         printf("ddm merge: %d file%s from %s (step %lld)\n", npos, npos > 1 ? "s" : "",
                in[0].ckpt, (long long)in[0].step);
         for (int g = 0; g < in[0].ng; g++) {
@@ -323,17 +271,13 @@ int job_merge(int argc, char **argv)
                          "seeds on %s makes them", in[0].groups[g], (long long)(rows - done), out);
         }
         samples_close(&sf);
-        h5_commit_tmp(g_tmp, out);
-        free(g_tmp);
-        g_tmp = NULL;
-        ddm_set_cleanup_hook(NULL);
+        fsio_commit(tmp, out);
+        free(tmp);
         printf("ddm merge: wrote %s\n", out);
         fflush(stdout);
         for (int i = 0; i < npos; i++) close_input(&in[i]);
         free(in);
     }
-    dist_barrier();
     free(pos);
-    dist_finalize();
-    return 0;
+    return dist_finish(0);
 }

@@ -143,9 +143,7 @@ static char *save_ckpt(Run *r, int64_t step, int64_t images_seen, double wall, c
         meta.images_seen = images_seen;
         meta.epoch = shard_epoch(sh, step);
         meta.data_pos = step * sh->batch_global - shard_epoch_pos(sh, step);
-        /* all randomness is keyed by (seed, step, position): the seed is the RNG state */
-        memcpy(meta.rng, &r->cfg.train.seed, sizeof r->cfg.train.seed);
-        meta.rng_bytes = sizeof r->cfg.train.seed;
+        ckpt_meta_set_seed(&meta, (int64_t)r->cfg.train.seed); /* all the random state there is */
         meta.config_text = config_to_text(&r->cfg);
         meta.wall_time = wall;
         path = ckpt_write(r->run_dir, &b, &meta, r->cfg.train.keep);
@@ -353,8 +351,8 @@ int job_train(int argc, char **argv)
         if (a.check_every > 0 && step % a.check_every == 0) {
             double cs = trainer_checksum(params, r.np), lo, hi;
             dist_minmax_d(cs, &lo, &hi);
-            if (lo != cs || hi != cs)
-                ddm_die("step %lld: ranks hold different weights (checksums %.17g .. %.17g)", (long long)step, lo, hi);
+            dist_check(lo == hi, "step %lld: ranks hold different weights (checksums %.17g .. %.17g)", (long long)step,
+                       lo, hi);
             if (dist_is_root() && a.verbose) printf("step %lld: weights identical on all ranks (checksum %.17g)\n", (long long)step, cs);
         }
 

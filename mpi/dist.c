@@ -190,3 +190,15 @@ int dist_finish(int rc)
     dist_finalize();
     return rc;
 }
+
+int dist_root_first_wait(void)
+{
+    int go = 1;
+    if (!dist_is_root()) dist_bcast(&go, sizeof go, 0);
+    return go;
+}
+
+void dist_root_first_release(int go)
+{
+    if (dist_is_root()) dist_bcast(&go, sizeof go, 0);
+}

@@ -49,6 +49,14 @@ float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal);
  * Returns only when every rank passed, so no rank goes on alone. */
 void dist_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "Rank 0 first": rank 0 parses and checks the input alone, so a bad input is reported
+ * once; the other ranks wait in dist_root_first_wait until rank 0 calls
+ * dist_root_first_release (collective, matched once). go = 0 tells them to stop (rank 0
+ * printed --help); a death on rank 0 ends them through MPI_Abort. On rank 0
+ * dist_root_first_wait returns 1 at once. */
+int dist_root_first_wait(void);
+void dist_root_first_release(int go);
+
 /* Jobs that work on rank 0 alone (prep, info, export, merge): dist_init, then on every
  * other rank wait for rank 0 (dist_finish) and return 0; returns 1 on rank 0. */
 int dist_root_only(int *argc, char ***argv);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/pixels.h"
 #include "core/rng.h"
 #include "io/h5.h"
 #include "mpi/dist.h"
@@ -198,9 +199,9 @@ static void to_float(float *x, const uint8_t *u, int c, int h, int w, int flip)
             const uint8_t *src = u + ((size_t)ch * h + y) * w;
             float *dst = x + ((size_t)ch * h + y) * w;
             if (flip)
-                for (int k = 0; k < w; k++) dst[k] = src[w - 1 - k] / 127.5f - 1.0f;
+                for (int k = 0; k < w; k++) pixels_from_uint8_f32(dst + k, src + (w - 1 - k), 1);
             else
-                for (int k = 0; k < w; k++) dst[k] = src[k] / 127.5f - 1.0f;
+                pixels_from_uint8_f32(dst, src, (size_t)w);
         }
 }
 

@@ -1,4 +1,4 @@
-/* io/idx, io/png, io/dataset: round trips, the conversions pngio_read promises, the grid
+/* io/idx, io/png, io/dataset, io/fsio, io/json (and core/strbuf, core/pixels): round trips, the conversions pngio_read promises, the grid
  * layout, dataset rows across chunk boundaries, pad/resize against PyTorch values, and
  * the errors bad files must give (each run in a forked child: ddm_die ends a process). */
 #include <png.h>
@@ -9,7 +9,12 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/metrics.h"
+#include "core/pixels.h"
+#include "core/strbuf.h"
 #include "io/dataset.h"
+#include "io/fsio.h"
+#include "io/json.h"
 #include "io/h5.h"
 #include "io/idx.h"
 #include "io/png.h"
@@ -407,6 +412,102 @@ static void test_transforms(void)
     check(memcmp(same, big, 36) == 0, "resize to the same size is the identity");
 }
 
+/* ---- fsio, json, strbuf, pixels ------------------------------------------------------ */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    static char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void die_with_tracked(const void *arg)
+{
+    const char *path = arg;
+    FILE *f = fopen(path, "w");
+    if (f) fclose(f);
+    fsio_track_created(path);
+    ddm_die("on purpose");
+}
+
+static void mkdir_under_file(const void *arg) { fsio_mkdir_p(arg); }
+
+static void test_fsio_json(void)
+{
+    const char *p = tmp_path("atomic.txt");
+    fsio_write_atomic(p, "one\n", 4);
+    fsio_write_atomic(p, "two\n", 4);
+    char *got = slurp(p);
+    check(got && !strcmp(got, "two\n"), "fsio_write_atomic replaces the file");
+    char *tmp = fsio_tmp_name(p);
+    check(access(tmp, F_OK) != 0, "fsio_write_atomic leaves no temporary");
+    free(tmp);
+    const char *l = tmp_path("lines.jsonl");
+    fsio_append_line(l, "{\"a\": 1}");
+    fsio_append_line(l, "{\"a\": 2}\n");
+    got = slurp(l);
+    check(got && !strcmp(got, "{\"a\": 1}\n{\"a\": 2}\n"), "fsio_append_line: whole lines, one newline each");
+    const char *d = tmp_path("x/y/z");
+    fsio_mkdir_p(d);
+    check(access(d, W_OK) == 0, "fsio_mkdir_p makes the parents");
+    expect_die("fsio_mkdir_p under a file", mkdir_under_file, tmp_path("atomic.txt/sub"), "cannot create folder", NULL);
+    const char *t = tmp_path("tracked.tmp");
+    expect_die("a tracked file on death", die_with_tracked, t, "on purpose", NULL);
+    check(access(t, F_OK) != 0, "fsio_track_created: the file is removed when the process dies");
+    char *s = fsio_strip_suffix("a/b.h5", ".h5"), *s2 = fsio_strip_suffix("a/b.npz", ".h5");
+    check(!strcmp(s, "a/b") && !strcmp(s2, "a/b.npz"), "fsio_strip_suffix");
+    free(s);
+    free(s2);
+
+    JsonLine j;
+    json_begin(&j);
+    json_str(&j, "s", "q\"b\\n\nt\t\x01");
+    json_num(&j, "x", "%.10g", 0.25);
+    json_num(&j, "nan", "%.10g", 0.0 / 0.0);
+    json_int(&j, "i", -3);
+    json_bool(&j, "b", 1);
+    json_null(&j, "z");
+    const char *want = "{\"s\": \"q\\\"b\\\\n\\nt\\t\\u0001\", \"x\": 0.25, \"nan\": null, \"i\": -3, "
+                       "\"b\": true, \"z\": null}";
+    check(!strcmp(json_end(&j), want), "json line: escapes, numbers, null [%s]", j.b.s);
+    json_free(&j);
+
+    StrBuf b;
+    strbuf_init(&b);
+    for (int i = 0; i < 200; i++) strbuf_add(&b, "%d,", i % 10);
+    char *v[] = {"a", "b", "c"};
+    strbuf_join(&b, v, 3, "+");
+    check(b.n == 405 && !strcmp(b.s + 400, "a+b+c"), "strbuf grows and joins");
+    strbuf_free(&b);
+    char *sp = str_printf("%s-%03d", "x", 7);
+    check(!strcmp(sp, "x-007"), "str_printf");
+    free(sp);
+
+    /* pixels: the exact mapping of sampler_to_uint8 / sampler_from_uint8 */
+    float x[6] = {-1.0f, 1.0f, 0.0f, -2.0f, 0.0f / 0.0f, 0.003921569f};
+    uint8_t u[6];
+    pixels_to_uint8(u, x, 6);
+    check(u[0] == 0 && u[1] == 255 && u[2] == 128 && u[3] == 0 && u[4] == 0 && u[5] == 128,
+          "pixels_to_uint8: ends, half up, clamp, NaN -> 0 [%d %d %d %d %d %d]", u[0], u[1], u[2], u[3], u[4], u[5]);
+    int bad = 0;
+    for (int k = 0; k < 256; k++) {
+        uint8_t b8 = (uint8_t)k, back;
+        float f;
+        pixels_from_uint8(&f, &b8, 1);
+        pixels_to_uint8(&back, &f, 1);
+        bad += back != b8;
+    }
+    check(bad == 0, "pixels: every byte survives the round trip (%d do not)", bad);
+    const float pr[6] = {0.1f, 0.7f, 0.2f, 0.5f, 0.5f, 0.0f};
+    const int32_t lab[2] = {1, 0};
+    check(metrics_argmax(pr, 3) == 1 && metrics_argmax(pr + 3, 3) == 0, "argmax, first on ties");
+    check(metrics_class_match(pr, lab, 2, 3) == 1.0, "class match of two right rows");
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/ddm-test_io.XXXXXX");
@@ -419,6 +520,7 @@ int main(void)
     test_png();
     test_dataset();
     test_transforms();
+    test_fsio_json();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
