@@ -1,5 +1,5 @@
 /* Bytes <-> model values (core/pixels.h). The bodies of pixels_to_uint8 and
- * pixels_from_uint8 are those of core/samplers.c's sampler_to_uint8/sampler_from_uint8. */
+ * pixels_from_uint8 are the ones every sample file was written with. */
 #include "core/pixels.h"
 
 #include <math.h>

@@ -409,20 +409,3 @@ void sampler_run(const SamplerConfig *sc, const Schedule *s, Denoiser *den, floa
 {
     sampler_run_task(sc, s, den, NULL, x0_out, seeds, labels, B);
 }
-
-/* ------------------------------------------------------------------ bytes */
-
-void sampler_to_uint8(uint8_t *out, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        double u = ((double)x[i] + 1.0) * 127.5;
-        if (!(u > 0)) out[i] = 0;            /* also NaN */
-        else if (u >= 255.0) out[i] = 255;
-        else out[i] = (uint8_t)floor(u + 0.5);
-    }
-}
-
-void sampler_from_uint8(float *x, const uint8_t *in, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (float)(in[i] / 127.5 - 1.0);
-}

@@ -24,7 +24,7 @@
  * so a sample depends only on (model, config, seed, label, task input), never on batch
  * size, batch position, rank or thread count.
  *
- * The output is x0 in data space, float (B,D); pixels_to_uint8 maps [-1,1] to bytes.
+ * The output is x0 in data space, float (B,D); core/pixels.h maps [-1,1] to bytes.
  */
 #ifndef DDM_SAMPLER_H
 #define DDM_SAMPLER_H
@@ -227,11 +227,6 @@ void sampler_q_forward(float *x, const float *z, double a1, double sg1, double a
 /* the network at x and plan level L: eps, x0, score (each may be NULL) */
 void sampler_eval_level(SampleRun *r, const float *x, int L, float *eps, float *x0,
                         float *score);
-
-/* Bytes from data-space floats, identical everywhere: u = (x + 1) * 127.5, rounded half
- * up (floor(u + 0.5)), clamped to [0,255]; NaN gives 0. And back: x = u / 127.5 - 1. */
-void sampler_to_uint8(uint8_t *out, const float *x, size_t n);
-void sampler_from_uint8(float *x, const uint8_t *in, size_t n);
 
 /* Elementwise loops are parallel only when large: a parallel region costs more than the
  * arithmetic of a small batch, and far more when the cores are oversubscribed. */

@@ -17,6 +17,7 @@
 
 #include "core/common.h"
 #include "core/netslots.h"
+#include "core/pixels.h"
 #include "core/progress.h"
 #include "core/sampler.h"
 #include "core/seedlist.h"
@@ -339,7 +340,7 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
                         s->label_mode == LABELS_NONE ? NULL : lab, B);
             const size_t n = (size_t)B * j->D;
             for (size_t i = 0; i < n; i++) *nonfinite += !isfinite(x[i]);
-            sampler_to_uint8(img, x, n);
+            pixels_to_uint8(img, x, n);
             farm_busy_end(&j->farm);
             samples_pending_add(&j->pend[item->group], rows, img, flab, (size_t)B, j->D);
             farm_done(&j->farm, B, (int64_t)s->nfe * B);

@@ -9,6 +9,7 @@
 
 #include "core/common.h"
 #include "core/optim.h"
+#include "core/pixels.h"
 #include "core/progress.h"
 #include "core/sampler.h"
 #include "core/sched.h"
@@ -99,7 +100,7 @@ static void write_preview(const DdmConfig *cfg, const Schedule *sched, const flo
     float *x = xalloc_floats((size_t)n * D);
     sampler_run(&sc, sched, &m, x, seeds, cfg->model.num_classes > 0 ? labels : NULL, n);
     uint8_t *img = xmalloc((size_t)n * D);
-    sampler_to_uint8(img, x, (size_t)n * D);
+    pixels_to_uint8(img, x, (size_t)n * D);
     char path[4096];
     snprintf(path, sizeof path, "%s/preview-%08lld.png", run_dir, (long long)step);
     pngio_write_grid(path, img, n, uc.in_ch, uc.image_size, uc.image_size,

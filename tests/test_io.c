@@ -487,7 +487,7 @@ static void test_fsio_json(void)
     check(!strcmp(sp, "x-007"), "str_printf");
     free(sp);
 
-    /* pixels: the exact mapping of sampler_to_uint8 / sampler_from_uint8 */
+    /* pixels: the exact mapping samples are written with */
     float x[6] = {-1.0f, 1.0f, 0.0f, -2.0f, 0.0f / 0.0f, 0.003921569f};
     uint8_t u[6];
     pixels_to_uint8(u, x, 6);

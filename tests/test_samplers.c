@@ -15,6 +15,7 @@
 #include "core/common.h"
 #include "core/diffusion.h"
 #include "core/gmm.h"
+#include "core/pixels.h"
 #include "core/rng.h"
 #include "core/sampler.h"
 #include "core/sched.h"
@@ -245,14 +246,14 @@ static void test_uint8(void)
 {
     float x[9] = {-1.0f, 1.0f, 0.0f, -2.0f, 3.0f, NAN, -1.0f + 0.6f / 127.5f, 0.5f, -0.99999f};
     uint8_t u[9], want[9] = {0, 255, 128, 0, 255, 0, 1, 191, 0};
-    sampler_to_uint8(u, x, 9);
+    pixels_to_uint8(u, x, 9);
     check(memcmp(u, want, 9) == 0, "to_uint8: -1->0 1->255 0->128 (127.5 up) clamp, NaN->0, -1+0.6/127.5->1, 0.5->191: "
           "%d %d %d %d %d %d %d %d %d", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]);
     uint8_t all[256], back[256];
     float f[256];
     for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
-    sampler_from_uint8(f, all, 256);
-    sampler_to_uint8(back, f, 256);
+    pixels_from_uint8(f, all, 256);
+    pixels_to_uint8(back, f, 256);
     check(memcmp(all, back, 256) == 0 && f[0] == -1.0f && f[255] == 1.0f,
           "from_uint8 then to_uint8 is the identity on 0..255");
 }
