@@ -28,7 +28,7 @@ DDM_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $(OPENMP_FLAGS) -I
              $(HDF5_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(SCALAPACK_LIBS) $(HDF5_LIBS) $(BLAS_LIBS) $(PNG_LIBS) $(ZLIB_LIBS) -lm
 
-LIB_SRC  := $(wildcard core/*.c core/samplers/*.c io/*.c mpi/*.c)
+LIB_SRC  := $(wildcard core/*.c core/samplers/*.c core/tasks/*.c io/*.c mpi/*.c)
 JOB_SRC  := $(wildcard jobs/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)

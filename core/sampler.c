@@ -103,7 +103,10 @@ int sampler_config_set(SamplerConfig *sc, const char *key, const char *value, ch
 
 int sampler_steps(const SamplerConfig *sc, const Schedule *s)
 {
-    return sc->steps > 0 ? sc->steps : sc->def->default_steps(sc, s);
+    const SamplerDef *d = sc->def;
+    if (sc->steps > 0) return sc->steps;
+    if (d->default_steps) return d->default_steps(sc, s);
+    return d->steps_default > 0 ? d->steps_default : s->n;
 }
 
 int sampler_config_check(const SamplerConfig *sc, const Schedule *s, char *err, size_t errlen)
@@ -136,7 +139,8 @@ int sampler_config_check(const SamplerConfig *sc, const Schedule *s, char *err, 
 
 long long sampler_nfe(const SamplerConfig *sc, const Schedule *s)
 {
-    long long e = sc->def->nfe(sc, s, sampler_steps(sc, s));
+    const int N = sampler_steps(sc, s);
+    long long e = sc->def->nfe ? sc->def->nfe(sc, s, N) : N;
     return sc->guidance != 0 ? 2 * e : e;
 }
 
@@ -281,6 +285,29 @@ void sampler_plan_tau(const SamplerConfig *sc, const Schedule *s, int N, Sampler
     for (int l = 0; l < N; l++) sampler_plan_set_k(p, s, l, tau[N - 1 - l]);
     sampler_plan_set_k(p, s, N, -1);
     free(tau);
+}
+
+void sampler_plan_tweedie(SamplerPlan *p)
+{
+    const int N = p->N;
+    p->a[N] = p->a[N - 1];
+    p->sg[N] = p->sg[N - 1];
+    p->sigma[N] = p->sigma[N - 1];
+    p->tcond[N] = p->tcond[N - 1];
+    p->k[N] = p->k[N - 1];
+    p->a[N + 1] = 1.0;
+    p->sg[N + 1] = p->sigma[N + 1] = 0.0;
+    p->k[N + 1] = -1;
+    p->N = N + 1;
+    p->tweedie = 1;
+}
+
+int sampler_tweedie_step(SampleRun *r, int i, float *x)
+{
+    if (!r->plan->tweedie || i != r->plan->N - 1) return 0;
+    sampler_eval_level(r, x, i, NULL, r->x0, NULL);
+    memcpy(x, r->x0, r->n * sizeof(float));
+    return 1;
 }
 
 int sampler_check_tau(const SamplerConfig *sc, const Schedule *s, int N, char *err,

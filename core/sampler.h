@@ -77,6 +77,7 @@ typedef struct {
     double *tcond;        /* (N+1) network conditioning at each level */
     int *k;               /* (N+1) discrete level index of the schedule, -1 when off-grid */
     double *aux;          /* (N+1) * SAMPLER_AUX per-level values of the sampler's own */
+    int tweedie;          /* the last step is a Tweedie denoise (sampler_plan_tweedie) */
     double *block;        /* the one allocation behind the arrays */
 } SamplerPlan;
 #define SAMPLER_AUX 4
@@ -104,9 +105,11 @@ struct SamplerDef {
     unsigned processes;        /* bit (1 << PROC_VP) | (1 << PROC_VE) */
     const OptSpec *opts;       /* its own options (into SamplerConfig), NULL-name ended,
                                   in the order they are described */
-    /* default steps when sc->steps = 0 */
+    /* default steps when sc->steps = 0: default_steps(), else steps_default, else the
+     * schedule's levels */
     int (*default_steps)(const SamplerConfig *sc, const Schedule *s);
-    /* network evaluations per sample of N steps, unguided */
+    int steps_default;
+    /* network evaluations per sample of N steps, unguided; NULL: N */
     long long (*nfe)(const SamplerConfig *sc, const Schedule *s, int N);
     /* checks beyond the option rows' ranges; NULL = none. 0 or -1 + message */
     int (*check)(const SamplerConfig *sc, const Schedule *s, int N, char *err, size_t errlen);
@@ -182,6 +185,13 @@ void sampler_heun_update(SampleRun *r, float *x, const float *den, float *d, flo
  * 1/2r old with r = log(sp/s0)/h, sp the level before s0. n values. */
 void sampler_dpmpp2m_update(float *x, const float *den, const float *old, double sp, double s0,
                             double s1, size_t n);
+
+/* A final noise-free step: x0^ by Tweedie's formula (x0^ = E[x0 | x], Robbins 1956 /
+ * Efron 2011; NCSNv2's last step) at the level the plan ends on. The plan gains a step
+ * (its level N+1 is the data); the sampler's step calls sampler_tweedie_step first, which
+ * does that step and returns 1 at it, 0 elsewhere. */
+void sampler_plan_tweedie(SamplerPlan *p);
+int sampler_tweedie_step(SampleRun *r, int i, float *x);
 
 /* ---- tasks */
 typedef struct {

@@ -25,13 +25,6 @@ static int default_steps(const SamplerConfig *sc, const Schedule *s)
     return s->n < 50 ? s->n : 50;
 }
 
-static long long nfe(const SamplerConfig *sc, const Schedule *s, int N)
-{
-    (void)sc;
-    (void)s;
-    return N;
-}
-
 static void step(SampleRun *r, int i, float *x)
 {
     const SamplerPlan *p = r->plan;
@@ -66,7 +59,6 @@ const SamplerDef sampler_ddim_def = {
     .processes = 1u << PROC_VP,
     .opts = OPTS,
     .default_steps = default_steps,
-    .nfe = nfe,
     .check = sampler_check_tau,
     .plan = sampler_plan_tau,
     .step = step,

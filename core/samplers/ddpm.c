@@ -18,19 +18,6 @@ void sampler_ddpm_update(float *x, const float *x0, const float *z, double c0, d
     }
 }
 
-static int default_steps(const SamplerConfig *sc, const Schedule *s)
-{
-    (void)sc;
-    return s->n;
-}
-
-static long long nfe(const SamplerConfig *sc, const Schedule *s, int N)
-{
-    (void)sc;
-    (void)s;
-    return N;
-}
-
 /* aux per level: beta, c0, ct, beta~ of the step from it (DDPM eq. 7 on the chain) */
 static void plan(const SamplerConfig *sc, const Schedule *s, int N, SamplerPlan *p)
 {
@@ -86,8 +73,6 @@ const SamplerDef sampler_ddpm_def = {
     .cite = "Ho et al. 2020, Alg. 2; respaced as Nichol & Dhariwal 2021, sec. 4",
     .processes = 1u << PROC_VP,
     .opts = OPTS,
-    .default_steps = default_steps,
-    .nfe = nfe,
     .check = sampler_check_tau,
     .plan = plan,
     .step = step,

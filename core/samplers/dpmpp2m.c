@@ -22,20 +22,6 @@ void sampler_dpmpp2m_update(float *x, const float *den, const float *old, double
     for (size_t j = 0; j < n; j++) x[j] = (float)(ratio * x[j] + cD * (c1 * den[j] + c2 * old[j]));
 }
 
-static int default_steps(const SamplerConfig *sc, const Schedule *s)
-{
-    (void)sc;
-    (void)s;
-    return 20;
-}
-
-static long long nfe(const SamplerConfig *sc, const Schedule *s, int N)
-{
-    (void)sc;
-    (void)s;
-    return N;
-}
-
 static void step(SampleRun *r, int i, float *x)
 {
     const double *sig = r->plan->sigma;
@@ -53,8 +39,7 @@ const SamplerDef sampler_dpmpp2m_def = {
     .cite = "Lu et al. 2022 (DPM-Solver++), Alg. 2 (2M), data prediction",
     .processes = (1u << PROC_VP) | (1u << PROC_VE),
     .opts = sampler_karras_opts,
-    .default_steps = default_steps,
-    .nfe = nfe,
+    .steps_default = 20,
     .check = sampler_check_karras,
     .plan = sampler_plan_karras,
     .step = step,

@@ -21,12 +21,6 @@ void sampler_langevin_update(float *x, const float *score, const float *z, doubl
     }
 }
 
-static int default_steps(const SamplerConfig *sc, const Schedule *s)
-{
-    (void)sc;
-    return s->n;
-}
-
 static long long nfe(const SamplerConfig *sc, const Schedule *s, int N)
 {
     (void)s;
@@ -61,15 +55,9 @@ static void plan(const SamplerConfig *sc, const Schedule *s, int N, SamplerPlan 
         p->aux[(size_t)l * SAMPLER_AUX] = sc->eps * sig[i] * sig[i] / (smin * smin);
     }
     p->prior_std = sig[N - 1];
-    if (sc->denoise) { /* level N: still sigma_min, before the Tweedie step */
-        p->a[N] = 1.0;
-        p->sg[N] = p->sigma[N] = smin;
-        p->tcond[N] = N == s->n ? 0.0 : sched_tcond(s, smin);
-        p->k[N] = N == s->n ? 0 : -1;
-        p->N = N + 1;
-    }
-    p->a[p->N] = 1.0; /* the end: the data, or sigma_min without denoise */
-    p->sg[p->N] = p->sigma[p->N] = sc->denoise ? 0.0 : smin;
+    p->a[N] = 1.0; /* the end: sigma_min, or the data after a Tweedie step */
+    p->sg[N] = p->sigma[N] = smin;
+    if (sc->denoise) sampler_plan_tweedie(p);
     free(sig);
 }
 
@@ -77,12 +65,7 @@ static void step(SampleRun *r, int i, float *x)
 {
     const SamplerPlan *p = r->plan;
     const int spl = r->sc->steps_per_level;
-    if (r->sc->denoise && i == p->N - 1) {
-        /* x0^ = x + sigma_min^2 s(x, sigma_min) (Tweedie's formula) */
-        sampler_eval_level(r, x, i, NULL, r->x0, NULL);
-        memcpy(x, r->x0, r->n * sizeof(float));
-        return;
-    }
+    if (sampler_tweedie_step(r, i, x)) return; /* x0^ = x + sigma_min^2 s(x, sigma_min) */
     const double alpha = p->aux[(size_t)i * SAMPLER_AUX];
     for (int t = 0; t < spl; t++) {
         sampler_eval_level(r, x, i, NULL, NULL, r->eps); /* eps buffer = score */
@@ -108,7 +91,6 @@ const SamplerDef sampler_langevin_def = {
     .cite = "Song & Ermon 2019, Alg. 1 (annealed Langevin dynamics)",
     .processes = 1u << PROC_VE,
     .opts = OPTS,
-    .default_steps = default_steps,
     .nfe = nfe,
     .check = check,
     .plan = plan,

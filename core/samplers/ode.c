@@ -55,13 +55,6 @@ void sampler_heun_update(SampleRun *r, float *x, const float *den, float *d, flo
     }
 }
 
-static int default_steps(const SamplerConfig *sc, const Schedule *s)
-{
-    (void)sc;
-    (void)s;
-    return 18; /* Karras et al. 2022, CIFAR-10: 35 NFE */
-}
-
 static long long nfe(const SamplerConfig *sc, const Schedule *s, int N)
 {
     (void)sc;
@@ -90,7 +83,7 @@ const SamplerDef sampler_ode_def = {
     .cite = "Karras et al. 2022, Alg. 1 (Heun, S_churn = 0) on the probability-flow ODE",
     .processes = (1u << PROC_VP) | (1u << PROC_VE),
     .opts = sampler_karras_opts,
-    .default_steps = default_steps,
+    .steps_default = 18, /* Karras et al. 2022, CIFAR-10: 35 NFE */
     .nfe = nfe,
     .check = sampler_check_karras,
     .plan = sampler_plan_karras,

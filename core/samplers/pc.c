@@ -60,12 +60,6 @@ double sampler_corrector_update(float *x, const float *score, const float *z, do
     return e;
 }
 
-static int default_steps(const SamplerConfig *sc, const Schedule *s)
-{
-    (void)sc;
-    return s->n;
-}
-
 static long long nfe(const SamplerConfig *sc, const Schedule *s, int N)
 {
     (void)s;
@@ -125,18 +119,7 @@ static void plan(const SamplerConfig *sc, const Schedule *s, int N, SamplerPlan 
         sampler_plan_set_k(p, s, N, -1);
         free(sig);
     }
-    if (sc->predictor == PREDICTOR_NONE && sc->denoise) {
-        /* a final Tweedie step at the last level */
-        p->a[N] = p->a[N - 1];
-        p->sg[N] = p->sg[N - 1];
-        p->sigma[N] = p->sigma[N - 1];
-        p->tcond[N] = p->tcond[N - 1];
-        p->k[N] = p->k[N - 1];
-        p->a[N + 1] = 1.0;
-        p->sg[N + 1] = p->sigma[N + 1] = 0.0;
-        p->k[N + 1] = -1;
-        p->N = N + 1;
-    }
+    if (sc->predictor == PREDICTOR_NONE && sc->denoise) sampler_plan_tweedie(p);
 }
 
 static void step(SampleRun *r, int i, float *x)
@@ -144,13 +127,9 @@ static void step(SampleRun *r, int i, float *x)
     const SamplerConfig *sc = r->sc;
     const SamplerPlan *p = r->plan;
     const int vp = r->s->cfg.process == PROC_VP;
-    if (sc->predictor == PREDICTOR_NONE && sc->denoise && i == p->N - 1) {
-        sampler_eval_level(r, x, i, NULL, r->x0, NULL); /* Tweedie x0^ */
-        memcpy(x, r->x0, r->n * sizeof(float));
-        return;
-    }
+    if (sampler_tweedie_step(r, i, x)) return;
     const double *q = p->aux + (size_t)i * SAMPLER_AUX;
-    const int last = i == (sc->predictor == PREDICTOR_NONE && sc->denoise ? p->N - 2 : p->N - 1);
+    const int last = i == p->N - 1 - p->tweedie;
     float *g = r->eps; /* score buffer */
     Rng *rng = xmalloc(sizeof(Rng) * (size_t)r->B);
     for (int b = 0; b < r->B; b++) rng_init(&rng[b], r->seeds[b], r->stream_offset + (uint64_t)i);
@@ -199,7 +178,6 @@ const SamplerDef sampler_pc_def = {
     .cite = "Song et al. 2021 (score SDE), Alg. 2-5",
     .processes = (1u << PROC_VP) | (1u << PROC_VE),
     .opts = OPTS,
-    .default_steps = default_steps,
     .nfe = nfe,
     .check = check,
     .plan = plan,

@@ -159,20 +159,6 @@ static void step(SampleRun *r, int i, float *x)
     st[2] = p;
 }
 
-static int default_steps(const SamplerConfig *sc, const Schedule *s)
-{
-    (void)sc;
-    (void)s;
-    return 10; /* Zhao et al. 2023: the 5-10 NFE regime */
-}
-
-static long long nfe(const SamplerConfig *sc, const Schedule *s, int N)
-{
-    (void)sc;
-    (void)s;
-    return N;
-}
-
 #define OFF(f) offsetof(SamplerConfig, f)
 static const OptSpec OPTS[] = {
     {NULL, "order", OPT_INT, OFF(order), 0, NULL, "2", "P", "",
@@ -191,8 +177,7 @@ const SamplerDef sampler_unipc_def = {
     .cite = "Zhao et al. 2023 (UniPC), UniP-p + UniC-p, data prediction",
     .processes = (1u << PROC_VP) | (1u << PROC_VE),
     .opts = OPTS,
-    .default_steps = default_steps,
-    .nfe = nfe,
+    .steps_default = 10, /* Zhao et al. 2023: the 5-10 NFE regime */
     .check = sampler_check_karras,
     .plan = sampler_plan_karras,
     .step = step,

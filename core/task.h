@@ -1,0 +1,113 @@
+/* Sample tasks as a registry: the seeds' applications (SDEdit, RePaint, ILVR, ...) as
+ * tables plugged into the sampling core's loop (core/sampler.h: SampleTask), the way
+ * samplers are tables in core/samplers/.
+ *
+ * B = samples in the batch, C, H, W = image shape, D = C*H*W, n = B*D.
+ *
+ * A task is a table (TaskDef, one file each under core/tasks/, one line in
+ * core/tasks/registry.h): its name, citation, option rows (core/opt.h, into TaskConfig),
+ * the inputs it needs (an image per sample, a mask), a check against the sampler and
+ * process, and `bind`, which turns the config and one batch's inputs into the SampleTask
+ * hooks (initial state and start level, a hook after every step, jumps back).
+ *
+ * Inputs are in data space ([-1,1], float (B,D)), one row per sample of the batch, in
+ * the order of the batch's seeds. Every random draw of a task comes from the sample's own
+ * Philox stream (seed, TASK_STREAM + the driver's stream_offset + level), so a sample
+ * depends only on (model, sampler setting, task setting, its input row, its seed).
+ */
+#ifndef DDM_TASK_H
+#define DDM_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/opt.h"
+#include "core/sampler.h"
+
+/* the streams of a task's draws (no sampler step uses them) */
+#define TASK_STREAM ((uint64_t)1 << 50)
+
+enum { TASK_NEEDS_IMAGE = 1u, TASK_NEEDS_MASK = 2u };
+
+typedef struct TaskDef TaskDef;
+
+/* One task setting: which task and every task option (each task's rows say which). */
+typedef struct {
+    const TaskDef *def;
+    double t0;         /* sdedit: start time in (0,1] of the SDE (Meng et al. 2022) */
+    int jump_length;   /* repaint: j, levels per jump back (Lugmayr et al. 2022: 10) */
+    int resample;      /* repaint: r, passes over each stretch of j levels (10; 1 = none) */
+    int factor;        /* ilvr: N, the low-pass factor (Choi et al. 2021: 4..32) */
+    double range_from, range_to; /* ilvr: applied while the step's t is in [to, from] */
+} TaskConfig;
+
+/* One batch's inputs (NULL where the task needs none). */
+typedef struct {
+    const float *image;  /* (B,D) the guide (sdedit), original (repaint), reference (ilvr) */
+    const float *mask;   /* (B,D) 1 = known pixel, 0 = to fill (repaint) */
+    int C, H, W;
+} TaskInputs;
+
+/* What a bound task keeps while its batch runs (owned by the caller, zeroed before bind,
+ * freed by task_state_free). */
+typedef struct {
+    const TaskConfig *tc;
+    TaskInputs in;
+    float *buf;          /* (3 n) scratch */
+    size_t cap;
+    int *visits;         /* per level: passes so far (repaint) */
+    int n_levels;
+    double level_t;      /* scratch */
+} TaskState;
+
+struct TaskDef {
+    const char *name;
+    const char *cite;
+    const OptSpec *opts;   /* its options (into TaskConfig), NULL-name ended */
+    unsigned needs;        /* TASK_NEEDS_* */
+    /* beyond the option rows: does it fit this sampler and process? 0 / -1 + err */
+    int (*check)(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s, char *err,
+                 size_t errlen);
+    /* the SampleTask of one batch (out->ctx = st); st was zeroed; in is valid while the
+     * batch runs */
+    void (*bind)(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out);
+};
+
+/* ---- the registry */
+int task_count(void);
+const TaskDef *task_def(int i);
+const TaskDef *task_find(const char *name);
+void task_names(char *buf, size_t n); /* "sdedit, repaint, ilvr" */
+
+/* ---- settings (as for samplers: "unknown task", "unknown task option 'x' for task
+ * repaint; it takes jump_length, resample", "bad value ...") */
+int task_config_init(TaskConfig *tc, const char *name, char *err, size_t errlen);
+int task_config_set(TaskConfig *tc, const char *key, const char *value, char *err,
+                    size_t errlen);
+int task_config_check(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s,
+                      char *err, size_t errlen);
+/* "repaint jump_length=10 resample=10" */
+void task_config_describe(const TaskConfig *tc, char *buf, size_t n);
+void task_print_help(FILE *f);
+
+/* Bind and run: sampler_run_task with the task's hooks for one batch. */
+void task_run(const TaskConfig *tc, const TaskInputs *in, const SamplerConfig *sc,
+              const Schedule *s, Denoiser *den, float *x0_out, const uint64_t *seeds,
+              const int *labels, int B);
+void task_state_free(TaskState *st);
+
+/* ---- pieces the tasks share (core/task.c) */
+/* t in [0,1] of plan level L: the SDE time whose marginal has the level's VE-equivalent
+ * sigma (vp: alpha_bar(t) = 1/(1+sigma^2) on the schedule's continuous curve; ve:
+ * sigma(t) = smin (smax/smin)^t; sigma = 0: t = 0) */
+double task_level_time(const Schedule *s, const SamplerPlan *p, int L);
+/* The first plan level at or below time t0 (noisiest level L with time <= t0). */
+int task_level_at(const Schedule *s, const SamplerPlan *p, double t0);
+/* q(x_L | x0) for the batch: x = a_L x0 + sg_L z, z from the samples' task streams at
+ * level L (stream TASK_STREAM + r->stream_offset + L) */
+void task_noised(const SampleRun *r, float *x, const float *x0, int L);
+/* phi_N: the low-pass of ILVR: the mean over N x N blocks, repeated back to full size
+ * (B images of C x H x W, H and W multiples of N); out may not alias in */
+void task_lowpass(float *out, const float *in, int B, int C, int H, int W, int N);
+
+#endif
