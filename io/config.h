@@ -1,7 +1,8 @@
-/* The ddm config: INI (`key = value` under `[sections]`, `#` and `;` comments) plus
- * `--set section.key=value` overrides. Every key lives in ONE table (io/config.c) that
- * gives its section, name, type, default, unit and help: parsing, defaults, the canonical
- * text stored in output files and `ddm train --help` all come from it.
+/* The ddm config: INI (`key = value` under `[sections]`, `#` and `;` comments, read by
+ * io/ini.c) plus `--set section.key=value` overrides. Every key lives in ONE table
+ * (io/config.c, OptSpec rows of core/opt.h) that gives its section, name, type, default,
+ * unit and help: parsing, defaults, the canonical text stored in output files and
+ * `ddm train --help` all come from it. Key names match with '-' and '_' the same.
  *
  * Errors are returned, not fatal (a job turns them into ddm_die): functions that can fail
  * return 0 on success, -1 on error with a one-line message in err (errlen bytes).
@@ -74,9 +75,12 @@ typedef struct {
 /* Every key at its default. */
 void config_defaults(DdmConfig *cfg);
 
-/* Apply an INI file over cfg (keys not in the file keep their values). Errors:
+/* Apply an INI file over cfg (keys not in the file keep their values; on an error
+ * nothing of the file is applied). Errors:
  *   "FILE:LINE: unknown key 'x' in [train]", "FILE:LINE: unknown section [x]",
- *   "FILE:LINE: bad value 'abc' for train.lr (a number)", "FILE: cannot open: <reason>" */
+ *   "FILE:LINE: bad value 'abc' for train.lr (a number)", "FILE: cannot open: <reason>",
+ *   "FILE:LINE: key 'lr' appears twice in [train] (FILE:LINE)",
+ *   "FILE:LINE: section [train] appears twice (FILE:LINE)" */
 int config_load_ini(DdmConfig *cfg, const char *path, char *err, size_t errlen);
 /* The same from text in memory (e.g. the config stored in a checkpoint); name is used
  * in place of FILE in messages. */
