@@ -138,8 +138,13 @@ int settings_build(const IniEntry *base, int nbase, const IniFile *sweep, const 
         *out = xcalloc(1, sizeof **out);
         *nout = 1;
         rc = setting_build(*out, NULL, base, nbase, 0, m, err, errlen);
+    } else if (sweep->n == 0) {
+        snprintf(err, errlen, "no [section]: a sweep needs one section per setting");
+        *out = NULL;
+        *nout = 0;
+        return -1;
     } else {
-        *out = xcalloc((size_t)(sweep->n ? sweep->n : 1), sizeof **out);
+        *out = xcalloc((size_t)sweep->n, sizeof **out);
         *nout = sweep->n;
         for (int i = 0; i < sweep->n && !rc; i++) {
             const IniSection *sec = &sweep->sec[i];

@@ -195,6 +195,10 @@ static void job_setup(SampleJob *j)
     int rc = sweep_text ? ini_parse_text(sweep_text, a->sweep, INI_TOKENS | INI_UNIQUE_KEYS,
                                          &sweep, err, sizeof err)
                         : 0;
+    if (!rc && sweep_text && sweep.n == 0) {
+        snprintf(err, sizeof err, "%s: no [section]: a sweep needs one section per setting", a->sweep);
+        rc = -1;
+    }
     if (!rc) rc = settings_build(base, nb, sweep_text ? &sweep : NULL, &sm, &j->st, &j->ns, err,
                                  sizeof err);
     dist_check(rc == 0, "%s", err); /* the same inputs on every rank: rank 0 says it */
