@@ -1,0 +1,390 @@
+/* Sample tasks (core/task.c, core/tasks/) with the exact Gaussian-mixture "network"
+ * (core/gmm.*): the registry and its messages, level times on discrete and Karras plans,
+ * ILVR's low-pass, then the tasks end to end on every sampler they run on:
+ * start levels and NFE against the plan, known pixels kept exactly, the jump schedule's
+ * NFE, low frequencies taken from the reference, independence of batch composition.
+ *
+ * Images are 1 x 4 x 4 (D = 16); the mixture is 1-D, so each value is an independent
+ * point of it (gmm.h), which is enough for these checks (no check needs pixels to be
+ * correlated). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/gmm.h"
+#include "core/sampler.h"
+#include "core/sched.h"
+#include "core/task.h"
+#include "tests/testlib.h"
+
+enum { C = 1, H = 4, W = 4, D = C * H * W };
+
+/* 0.4 N(-0.6, 0.15^2) + 0.6 N(0.4, 0.25^2): mostly inside [-1, 1], like images */
+static Gmm gmm_img(void)
+{
+    Gmm g = {0};
+    g.K = 2;
+    g.dim = 1;
+    g.w[0] = 0.4; g.mu[0][0] = -0.6; g.var[0] = 0.0225;
+    g.w[1] = 0.6; g.mu[1][0] = 0.4;  g.var[1] = 0.0625;
+    return g;
+}
+
+static void sched_vp(Schedule *s)
+{
+    SchedConfig c;
+    sched_config_default(&c);
+    sched_init(s, &c);
+}
+
+static void sched_ve(Schedule *s)
+{
+    SchedConfig c;
+    sched_config_default(&c);
+    c.process = PROC_VE;
+    c.sigma_min = 0.01;
+    c.sigma_max = 10;
+    c.num_scales = 10;
+    sched_init(s, &c);
+}
+
+/* "key=value,key=value" into a sampler setting; clip off as in tests/test_samplers.c */
+static void sconfig(SamplerConfig *sc, const char *name, const char *opts)
+{
+    char err[256], buf[256];
+    if (sampler_config_init(sc, name, err, sizeof err)) ddm_die("%s", err);
+    if (opt_find(sc->def->opts, -1, NULL, "clip")) sc->clip = 0;
+    if (!opts) return;
+    snprintf(buf, sizeof buf, "%s", opts);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        DDM_ASSERT(eq, "bad option %s", tok);
+        *eq = 0;
+        if (sampler_config_set(sc, tok, eq + 1, err, sizeof err)) ddm_die("%s", err);
+    }
+}
+
+/* the same for a task setting */
+static void tconfig(TaskConfig *tc, const char *name, const char *opts)
+{
+    char err[256], buf[256];
+    if (task_config_init(tc, name, err, sizeof err)) ddm_die("%s", err);
+    if (!opts) return;
+    snprintf(buf, sizeof buf, "%s", opts);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        DDM_ASSERT(eq, "bad option %s", tok);
+        *eq = 0;
+        if (task_config_set(tc, tok, eq + 1, err, sizeof err)) ddm_die("%s", err);
+    }
+}
+
+/* nsamples outputs (nsamples, D) of the task with seeds seed0.., in batches of `batch`;
+ * image and mask (nsamples, D) or NULL; *nfe: network evaluations per sample (one batch
+ * only) */
+static float *run(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s,
+                  const Gmm *g, const float *image, const float *mask, int nsamples,
+                  uint64_t seed0, int batch, long long *nfe)
+{
+    char err[512];
+    if (task_config_check(tc, sc, s, err, sizeof err)) ddm_die("%s", err);
+    GmmModel gm;
+    gmm_model_init(&gm, g, s, D, 0);
+    Denoiser m;
+    denoiser_init(&m, gmm_denoise, &gm, s, D, 0);
+    float *x = xalloc_floats((size_t)nsamples * D);
+    uint64_t *seeds = xmalloc(sizeof(uint64_t) * (size_t)nsamples);
+    for (int i = 0; i < nsamples; i++) seeds[i] = seed0 + (uint64_t)i;
+    for (int i = 0; i < nsamples; i += batch) {
+        int b = nsamples - i < batch ? nsamples - i : batch;
+        TaskInputs in = {image ? image + (size_t)i * D : NULL, mask ? mask + (size_t)i * D : NULL,
+                         C, H, W};
+        task_run(tc, &in, sc, s, &m, x + (size_t)i * D, seeds + i, NULL, b);
+    }
+    if (nfe) *nfe = m.nfe;
+    denoiser_free(&m);
+    free(seeds);
+    return x;
+}
+
+static double mean_abs_diff(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t j = 0; j < n; j++) s += fabs((double)a[j] - b[j]);
+    return s / n;
+}
+
+/* ------------------------------------------------------------------ the registry */
+
+static char *help_text(void)
+{
+    char *help = NULL;
+    size_t hlen = 0;
+    FILE *f = open_memstream(&help, &hlen);
+    task_print_help(f);
+    fclose(f);
+    return help;
+}
+
+/* the registry as a whole: names, lookups, the unknown-task message, task inputs every
+ * task shares */
+static void test_registry(void)
+{
+    char names[128], err[512];
+    task_names(names, sizeof names);
+    check(task_count() == 1 && !strcmp(names, "sdedit") && task_find("sdedit") == task_def(0) &&
+              !task_find("deblur") && !task_def(task_count()) && !task_def(-1),
+          "registry: %d tasks '%s', found by name", task_count(), names);
+    TaskConfig tc;
+    int rc = task_config_init(&tc, "deblur", err, sizeof err);
+    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit"),
+          "unknown task: '%s'", err);
+    float img[2 * D];
+    for (int j = 0; j < 2 * D; j++) img[j] = 0.1f * (j % 7);
+    TaskInputs in = {img, NULL, C, H, W}, none = {NULL, NULL, C, H, W}, flat = {img, NULL, C, 0, W};
+    tconfig(&tc, "sdedit", NULL);
+    check(task_check_inputs(&tc, &in, 2, err, sizeof err) == 0, "good inputs pass");
+    rc = task_check_inputs(&tc, &none, 2, err, sizeof err);
+    check(rc == -1 && !strcmp(err, "task sdedit needs an image per sample"), "sdedit without an image: '%s'", err);
+    rc = task_check_inputs(&tc, &flat, 2, err, sizeof err);
+    check(rc == -1 && strstr(err, "image shape 1x0x4: each must be >= 1"), "shape 1x0x4: '%s'", err);
+    img[D + 5] = NAN;
+    rc = task_check_inputs(&tc, &in, 2, err, sizeof err);
+    check(rc == -1 && strstr(err, "image 1 has a value that is not a number (at 5)"), "image NaN: '%s'", err);
+}
+
+static void test_sdedit_settings(void)
+{
+    char err[512], d[128];
+    TaskConfig tc;
+    int rc;
+    tconfig(&tc, "sdedit", NULL);
+    task_config_describe(&tc, d, sizeof d);
+    check(tc.t0 == 0.5 && !strcmp(d, "sdedit t0=0.5"), "sdedit default and describe: '%s'", d);
+    rc = task_config_set(&tc, "jump_length", "3", err, sizeof err);
+    check(rc == -1 && !strcmp(err, "unknown task option 'jump_length' for task sdedit; it takes t0"),
+          "an option sdedit does not have: '%s'", err);
+    rc = task_config_set(&tc, "t0", "half", err, sizeof err);
+    check(rc == -1 && !strcmp(err, "task sdedit: bad value 'half' for t0: want a number"), "bad value: '%s'", err);
+    char *help = help_text();
+    check(strstr(help, "sdedit (needs an image per sample; Meng et al. 2022") && strstr(help, "  t0 = T"),
+          "help: sdedit, its input, citation and row");
+    free(help);
+    Schedule vp;
+    sched_vp(&vp);
+    SamplerConfig sc;
+    sconfig(&sc, "ddim", "steps=20");
+    const char *t0s[] = {"0", "1.5", "-0.1"};
+    int ok = 1;
+    for (int i = 0; i < 3; i++) {
+        tconfig(&tc, "sdedit", NULL);
+        task_config_set(&tc, "t0", t0s[i], err, sizeof err);
+        ok &= task_config_check(&tc, &sc, &vp, err, sizeof err) == -1 &&
+              strstr(err, "t0 must be in (0, 1]") != NULL;
+    }
+    check(ok, "sdedit t0 = 0, 1.5, -0.1 refused: '%s'", err);
+    tconfig(&tc, "sdedit", "t0=1");
+    rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
+    tconfig(&tc, "sdedit", "t0=1e-9");
+    rc |= task_config_check(&tc, &sc, &vp, err, sizeof err);
+    check(rc == 0, "sdedit t0 = 1 and 1e-9 accepted");
+    sconfig(&sc, "langevin", NULL);
+    rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
+    check(rc == -1 && strstr(err, "needs process ve"), "a sampler that does not fit: '%s'", err);
+    sched_free(&vp);
+}
+
+/* ------------------------------------------------------------------ level times */
+
+static void test_level_time(void)
+{
+    Schedule vp, ve;
+    sched_vp(&vp);
+    sched_ve(&ve);
+    SamplerConfig sc;
+    SamplerPlan p;
+    /* ddim 50 on T = 1000: every level but the last on the grid */
+    sconfig(&sc, "ddim", "steps=50");
+    sampler_plan_init(&p, &sc, &vp);
+    int ok = 1, on_grid = 1;
+    for (int L = 0; L < p.N; L++) {
+        on_grid &= p.k[L] >= 0;
+        ok &= task_level_time(&vp, &p, L) == (double)(p.k[L] + 1) / 1000;
+    }
+    int L5 = task_level_at(&vp, &p, 0.5);
+    check(on_grid && ok && task_level_time(&vp, &p, 0) == 1.0 && task_level_time(&vp, &p, p.N) == 0.0,
+          "ddim 50 on T=1000: level L at t = (k+1)/T, level 0 at %g, level N at %g",
+          task_level_time(&vp, &p, 0), task_level_time(&vp, &p, p.N));
+    check(task_level_time(&vp, &p, L5) <= 0.5 && task_level_time(&vp, &p, L5 - 1) > 0.5 &&
+              task_level_at(&vp, &p, 1.0) == 0 && task_level_at(&vp, &p, 1e-9) == p.N,
+          "ddim 50: level_at(0.5) = %d (t %.3f, the level before %.3f), level_at(1) = 0, "
+          "level_at(1e-9) = N", L5, task_level_time(&vp, &p, L5), task_level_time(&vp, &p, L5 - 1));
+    sampler_plan_free(&p);
+
+    /* Karras plans (off the grid) on vp and ve */
+    const Schedule *ss[2] = {&vp, &ve};
+    for (int q = 0; q < 2; q++) {
+        const Schedule *s = ss[q];
+        sconfig(&sc, "ode", "steps=18");
+        sampler_plan_init(&p, &sc, s);
+        int mono = 1, off = 1;
+        double worst = 0;
+        for (int L = 0; L <= p.N; L++) {
+            double t = task_level_time(s, &p, L);
+            off &= p.k[L] < 0;
+            /* strictly decreasing; ve: sigma_min and the data both at t = 0 */
+            if (L > 0) mono &= t < task_level_time(s, &p, L - 1) || (t == 0 && L == p.N);
+            if (p.sigma[L] > 0 && t > 0 && t < 1) { /* the time gives back the sigma */
+                double sig = q == 0 ? sqrt(1.0 / sched_vpsde_alpha_bar(s, t) - 1.0) : sched_vesde_sigma(s, t);
+                worst = fmax(worst, fabs(sig / p.sigma[L] - 1));
+            }
+        }
+        int at_ok = 1;
+        const double t0s[] = {0.1, 0.3, 0.5, 0.77, 0.95};
+        for (int i = 0; i < 5; i++) {
+            int L = task_level_at(s, &p, t0s[i]);
+            at_ok &= task_level_time(s, &p, L) <= t0s[i] &&
+                     (L == 0 || task_level_time(s, &p, L - 1) > t0s[i]);
+        }
+        check(off && mono && worst < 1e-9 && at_ok && task_level_time(s, &p, p.N) == 0.0 &&
+                  task_level_time(s, &p, 0) <= 1.0,
+              "ode 18 (Karras plan) on %s: times from sigma, decreasing from %.4f to 0, sigma(t) "
+              "back within %.1e, level_at(t0) at or below t0 and the level before above",
+              sched_process_name(s->cfg.process), task_level_time(s, &p, 0), worst);
+        sampler_plan_free(&p);
+    }
+    /* ve on the trained levels: t = k/(L-1) */
+    sconfig(&sc, "langevin", NULL);
+    sampler_plan_init(&p, &sc, &ve);
+    ok = p.N == 11;
+    for (int L = 0; L < 10; L++) ok &= task_level_time(&ve, &p, L) == (double)(9 - L) / 9;
+    check(ok && task_level_time(&ve, &p, 10) == 0 && task_level_time(&ve, &p, 11) == 0,
+          "langevin on L=10 ve levels (+ Tweedie step): t = k/(L-1), 1 .. 0, then 0 at the data");
+    sampler_plan_free(&p);
+    sched_free(&vp);
+    sched_free(&ve);
+}
+
+/* ------------------------------------------------------------------ the low-pass */
+
+static void test_lowpass(void)
+{
+    enum { B = 2, Cc = 3, Hh = 4, Ww = 8, n = B * Cc * Hh * Ww };
+    float x[n], y[n], z[n];
+    for (int j = 0; j < n; j++) x[j] = 0.37f;
+    task_lowpass(y, x, B, Cc, Hh, Ww, 2);
+    check(memcmp(x, y, sizeof x) == 0, "low-pass of a constant image is the image");
+    test_fill_uniform(x, n, -1, 1, 3);
+    int ok_i = 1, ok_m = 1, ok_c = 1;
+    const int Ns[] = {1, 2, 4};
+    for (int q = 0; q < 3; q++) {
+        int N = Ns[q];
+        task_lowpass(y, x, B, Cc, Hh, Ww, N);
+        task_lowpass(z, y, B, Cc, Hh, Ww, N);
+        ok_i &= memcmp(y, z, sizeof y) == 0;
+        for (int pl = 0; pl < B * Cc; pl++)
+            for (int by = 0; by < Hh; by += N)
+                for (int bx = 0; bx < Ww; bx += N) {
+                    double sx = 0, sy = 0;
+                    float v = y[pl * Hh * Ww + by * Ww + bx];
+                    for (int yy = by; yy < by + N; yy++)
+                        for (int xx = bx; xx < bx + N; xx++) {
+                            sx += x[pl * Hh * Ww + yy * Ww + xx];
+                            sy += y[pl * Hh * Ww + yy * Ww + xx];
+                            ok_c &= y[pl * Hh * Ww + yy * Ww + xx] == v;
+                        }
+                    ok_m &= fabs(sx - sy) < 1e-5;
+                }
+    }
+    task_lowpass(y, x, B, Cc, Hh, Ww, 1);
+    check(ok_i && ok_m && ok_c && memcmp(x, y, sizeof x) == 0,
+          "low-pass, 2x3x4x8 with N = 1, 2, 4: idempotent bit for bit, constant on blocks, "
+          "block sums kept, N = 1 the identity");
+}
+
+/* ------------------------------------------------------------------ SDEdit */
+
+static void test_sdedit(void)
+{
+    Schedule vp;
+    sched_vp(&vp);
+    Gmm g = gmm_img();
+    enum { NS = 64 };
+    float *guide = xalloc_floats(NS * D);
+    gmm_sample(&g, guide, NS * D, 21);
+    SamplerConfig sc;
+    sconfig(&sc, "ddim", "steps=50");
+    SamplerPlan p;
+    sampler_plan_init(&p, &sc, &vp);
+    TaskConfig tc;
+    const double t0s[] = {0.05, 0.3, 0.5, 1.0};
+    double diff[4];
+    int ok = 1;
+    char line[256] = "";
+    size_t len = 0;
+    for (int q = 0; q < 4; q++) {
+        char o[32];
+        snprintf(o, sizeof o, "t0=%g", t0s[q]);
+        tconfig(&tc, "sdedit", o);
+        long long nfe;
+        float *x = run(&tc, &sc, &vp, &g, guide, NULL, NS, 1000, NS, &nfe);
+        int L0 = task_level_at(&vp, &p, t0s[q]);
+        ok &= nfe == p.N - L0;
+        diff[q] = mean_abs_diff(x, guide, NS * D);
+        len += (size_t)snprintf(line + len, sizeof line - len, "%st0 %g: L0 %d, NFE %lld, |out - guide| %.3f",
+                                q ? "; " : "", t0s[q], L0, nfe, diff[q]);
+        if (q == 3) ok &= L0 == 0;
+        free(x);
+    }
+    check(ok, "sdedit on ddim 50: NFE = N - L0 (t0 = 1: level 0): %s", line);
+    check(diff[0] < 0.15 && diff[0] < diff[1] && diff[1] < diff[2] && diff[2] < diff[3] && diff[3] > 0.4,
+          "sdedit: the output leaves the guide as t0 grows: %.3f < %.3f < %.3f < %.3f (t0 0.05 < 0.15, "
+          "t0 1 > 0.4; the data's spread ~0.5)", diff[0], diff[1], diff[2], diff[3]);
+    tconfig(&tc, "sdedit", "t0=0.4");
+    sconfig(&sc, "ddim", "steps=50,eta=1");
+    float *a = run(&tc, &sc, &vp, &g, guide, NULL, NS, 7, 16, NULL);
+    float *b = run(&tc, &sc, &vp, &g, guide, NULL, NS, 7, 5, NULL);
+    check(memcmp(a, b, NS * D * sizeof(float)) == 0, "sdedit (ddim eta 1): batches of 16 == batches of 5, bytes");
+    free(a);
+    free(b);
+    /* every sampler: the start level's NFE only */
+    struct { const char *name, *opts; int per_step; } cfgs[] = {
+        {"ddpm", "steps=40", 1}, {"pc", "steps=30", 2}, {"dpmpp2m", "steps=12", 1}, {"unipc", "steps=12", 1},
+    };
+    ok = 1;
+    len = 0;
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+        sconfig(&sc, cfgs[c].name, cfgs[c].opts);
+        SamplerPlan q;
+        sampler_plan_init(&q, &sc, &vp);
+        int L0 = task_level_at(&vp, &q, 0.4);
+        long long nfe;
+        float *x = run(&tc, &sc, &vp, &g, guide, NULL, NS, 7, NS, &nfe);
+        double d = mean_abs_diff(x, guide, NS * D);
+        ok &= nfe == (long long)(q.N - L0) * cfgs[c].per_step && isfinite(d);
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s L0 %d NFE %lld |d| %.3f",
+                                c ? ", " : "", cfgs[c].name, L0, nfe, d);
+        free(x);
+        sampler_plan_free(&q);
+    }
+    check(ok, "sdedit t0 0.4 on other samplers: NFE of the levels below L0 only (%s)", line);
+    sampler_plan_free(&p);
+    free(guide);
+    sched_free(&vp);
+}
+
+int main(void)
+{
+    double t0 = ddm_now();
+#define SECTION(f) do { double ts = ddm_now(); f(); printf("# %s: %.1fs\n", #f, ddm_now() - ts); } while (0)
+    SECTION(test_registry);
+    SECTION(test_sdedit_settings);
+    SECTION(test_level_time);
+    SECTION(test_lowpass);
+    SECTION(test_sdedit);
+    printf("test_tasks: %.1fs\n", ddm_now() - t0);
+    return test_summary();
+}
