@@ -135,12 +135,12 @@ static void test_registry(void)
 {
     char names[128], err[512];
     task_names(names, sizeof names);
-    check(task_count() == 1 && !strcmp(names, "sdedit") && task_find("sdedit") == task_def(0) &&
+    check(task_count() == 2 && !strcmp(names, "sdedit, repaint") && task_find("sdedit") == task_def(0) &&
               !task_find("deblur") && !task_def(task_count()) && !task_def(-1),
           "registry: %d tasks '%s', found by name", task_count(), names);
     TaskConfig tc;
     int rc = task_config_init(&tc, "deblur", err, sizeof err);
-    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit"),
+    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit, repaint"),
           "unknown task: '%s'", err);
     float img[2 * D];
     for (int j = 0; j < 2 * D; j++) img[j] = 0.1f * (j % 7);
@@ -194,6 +194,67 @@ static void test_sdedit_settings(void)
     sconfig(&sc, "langevin", NULL);
     rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
     check(rc == -1 && strstr(err, "needs process ve"), "a sampler that does not fit: '%s'", err);
+    sched_free(&vp);
+}
+
+static void test_repaint_settings(void)
+{
+    char err[512], d[128];
+    TaskConfig tc;
+    int rc;
+    tconfig(&tc, "repaint", NULL);
+    task_config_describe(&tc, d, sizeof d);
+    check(tc.jump_length == 10 && tc.resample == 10 && !strcmp(d, "repaint jump_length=10 resample=10"),
+          "repaint defaults and describe: '%s'", d);
+    rc = task_config_set(&tc, "t0", "0.3", err, sizeof err);
+    check(rc == -1 &&
+              !strcmp(err, "unknown task option 't0' for task repaint; it takes jump_length, resample"),
+          "an option of another task: '%s'", err);
+    rc = task_config_set(&tc, "jump_length", "ten", err, sizeof err);
+    check(rc == -1 && !strcmp(err, "task repaint: bad value 'ten' for jump_length: want a whole number"),
+          "bad value: '%s'", err);
+    rc = task_config_set(&tc, "resample", "0", err, sizeof err);
+    check(rc == -1 && !strcmp(err, "task repaint: resample = 0: must be >= 1"), "resample 0: '%s'", err);
+    char *help = help_text();
+    check(strstr(help, "repaint (needs an image and a mask per sample; Lugmayr et al. 2022") &&
+              strstr(help, "  jump_length = J") && strstr(help, "  resample = R"),
+          "help: repaint, its inputs, citation and rows");
+    free(help);
+    Schedule vp;
+    sched_vp(&vp);
+    SamplerConfig sc;
+    sconfig(&sc, "ddim", "steps=20");
+    tc.jump_length = 0; /* past the row's range, as a struct filled by hand */
+    rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
+    check(rc == -1 && strstr(err, "jump_length and resample must be >= 1"), "repaint jump_length 0: '%s'", err);
+    rc = task_config_set(&tc, "jump_length", "0", err, sizeof err);
+    check(rc == -1 && strstr(err, "jump_length = 0: must be >= 1"), "... and from text: '%s'", err);
+    tconfig(&tc, "repaint", "jump_length=20");
+    rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
+    check(rc == -1 && strstr(err, "jump_length 20 leaves no stretch to resample in the plan's 20 steps"),
+          "repaint jump_length >= steps: '%s'", err);
+    tconfig(&tc, "repaint", "jump_length=20,resample=1");
+    check(task_config_check(&tc, &sc, &vp, err, sizeof err) == 0, "... fine without resampling");
+    sconfig(&sc, "ddpm", "steps=1000");
+    tconfig(&tc, "repaint", "jump_length=1,resample=3");
+    rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
+    check(rc == -1 && strstr(err, "1998 jumps back"), "repaint with too many jumps: '%s'", err);
+    tconfig(&tc, "repaint", NULL); /* 9 x 99 = 891 jumps: RePaint's own setting fits */
+    check(task_config_check(&tc, &sc, &vp, err, sizeof err) == 0, "repaint j = r = 10 on 1000 steps accepted");
+    /* inputs */
+    float img[2 * D], mask[2 * D];
+    for (int j = 0; j < 2 * D; j++) {
+        img[j] = 0.1f * (j % 7);
+        mask[j] = (float)(j % 2);
+    }
+    TaskInputs in = {img, NULL, C, H, W};
+    rc = task_check_inputs(&tc, &in, 2, err, sizeof err);
+    check(rc == -1 && !strcmp(err, "task repaint needs a mask per sample"), "repaint without a mask: '%s'", err);
+    in.mask = mask;
+    check(task_check_inputs(&tc, &in, 2, err, sizeof err) == 0, "repaint with image and mask passes");
+    mask[D + 3] = 0.5f;
+    rc = task_check_inputs(&tc, &in, 2, err, sizeof err);
+    check(rc == -1 && strstr(err, "mask 1 has 0.5 at 3: want 0 (fill) or 1 (known)"), "mask 0.5: '%s'", err);
     sched_free(&vp);
 }
 
@@ -376,15 +437,109 @@ static void test_sdedit(void)
     sched_free(&vp);
 }
 
+/* ------------------------------------------------------------------ RePaint */
+
+static void test_repaint(void)
+{
+    Schedule vp, ve;
+    sched_vp(&vp);
+    sched_ve(&ve);
+    Gmm g = gmm_img();
+    enum { NS = 32 };
+    float *orig = xalloc_floats(NS * D), *mask = xalloc_floats(NS * D);
+    gmm_sample(&g, orig, NS * D, 31);
+    /* a different mask per sample, about 2/3 known */
+    for (int b = 0; b < NS; b++)
+        for (int j = 0; j < D; j++) mask[b * D + j] = (j * 7 + b) % 3 != 0 ? 1.0f : 0.0f;
+    /* per_step: NFE of one step that is not the plan's last */
+    struct { const char *name, *opts; int ve, per_step; } cfgs[] = {
+        {"ddim", "steps=20", 0, 1},     {"ddim", "steps=20,eta=1", 0, 1}, {"ddpm", "steps=40", 0, 1},
+        {"ode", "steps=10", 0, 2},      {"dpmpp2m", "steps=12", 0, 1},    {"unipc", "steps=12", 0, 1},
+        {"pc", "steps=30", 0, 2},       {"langevin", "steps_per_level=4,eps=2e-5", 1, 4},
+        {"langevin", "steps_per_level=4,eps=2e-5,denoise=0", 1, 4}, {"pc", "steps=10", 1, 2},
+        {"ode", "steps=10", 1, 2},
+    };
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+        const Schedule *s = cfgs[c].ve ? &ve : &vp;
+        SamplerConfig sc;
+        sconfig(&sc, cfgs[c].name, cfgs[c].opts);
+        char desc[200];
+        sampler_config_describe(&sc, s, desc, sizeof desc);
+        SamplerPlan p;
+        sampler_plan_init(&p, &sc, s);
+        const int N = p.N, j = 5, r = 2;
+        sampler_plan_free(&p);
+        TaskConfig t1, t2;
+        tconfig(&t1, "repaint", "jump_length=5,resample=1");
+        tconfig(&t2, "repaint", "jump_length=5,resample=2");
+        long long nfe1, nfe2;
+        float *x1 = run(&t1, &sc, s, &g, orig, mask, NS, 100, NS, &nfe1);
+        float *x2 = run(&t2, &sc, s, &g, orig, mask, NS, 100, NS, &nfe2);
+        float *x2b = run(&t2, &sc, s, &g, orig, mask, NS, 100, 5, NULL);
+        int kept = 1, finite = 1;
+        double moved = 0;
+        for (size_t i = 0; i < NS * D; i++) {
+            finite &= isfinite(x1[i]) && isfinite(x2[i]);
+            if (mask[i] != 0) kept &= x1[i] == orig[i] && x2[i] == orig[i];
+            else moved += fabs(x1[i] - x2[i]);
+        }
+        /* stretch ends at levels j, 2j, .. below N, each passed r times */
+        const long long want = nfe1 + (long long)(r - 1) * ((N - 1) / j) * j * cfgs[c].per_step;
+        check(kept && finite && nfe1 == sampler_nfe(&sc, s) && nfe2 == want && moved > 0 &&
+                  memcmp(x2, x2b, NS * D * sizeof(float)) == 0,
+              "repaint on %s (%s): known pixels = the original exactly (r = 1 and 2); j = 5, r = 2: "
+              "NFE %lld -> %lld (%lld: %d stretches of %d steps again), unknown pixels moved %.3g "
+              "in all; batches of 5 == %d", desc, sched_process_name(s->cfg.process), nfe1, nfe2,
+              want, (N - 1) / j, j, moved, NS);
+        free(x1);
+        free(x2);
+        free(x2b);
+    }
+    /* the unknown pixels are samples of the data: with independent pixels their moments
+     * are the mixture's (ddpm 100 steps, RePaint's own j = r = 10 on 10 steps of 10) */
+    {
+        SamplerConfig sc;
+        sconfig(&sc, "ddpm", "steps=100");
+        TaskConfig tc;
+        tconfig(&tc, "repaint", NULL);
+        enum { NB = 512 };
+        float *o = xalloc_floats(NB * D), *mk = xalloc_floats(NB * D);
+        gmm_sample(&g, o, NB * D, 41);
+        for (int i = 0; i < NB * D; i++) mk[i] = i % 2 ? 1.0f : 0.0f;
+        float *x = run(&tc, &sc, &vp, &g, o, mk, NB, 5000, 128, NULL);
+        double mean = 0, var = 0, tm = 0.4 * -0.6 + 0.6 * 0.4;
+        double tv = 0.4 * (0.0225 + 0.36) + 0.6 * (0.0625 + 0.16) - tm * tm;
+        size_t cnt = 0;
+        for (int i = 0; i < NB * D; i++)
+            if (!mk[i]) { mean += x[i]; cnt++; }
+        mean /= cnt;
+        for (int i = 0; i < NB * D; i++)
+            if (!mk[i]) var += (x[i] - mean) * (x[i] - mean);
+        var /= cnt;
+        check(fabs(mean - tm) < 5 * sqrt(tv / cnt) + 0.02 && fabs(var - tv) < 0.05 * tv + 0.01,
+              "repaint (ddpm 100, j = r = 10): the %zu filled pixels have the data's mean %.4f (%.4f) "
+              "and variance %.4f (%.4f)", cnt, mean, tm, var, tv);
+        free(x);
+        free(o);
+        free(mk);
+    }
+    free(orig);
+    free(mask);
+    sched_free(&vp);
+    sched_free(&ve);
+}
+
 int main(void)
 {
     double t0 = ddm_now();
 #define SECTION(f) do { double ts = ddm_now(); f(); printf("# %s: %.1fs\n", #f, ddm_now() - ts); } while (0)
     SECTION(test_registry);
     SECTION(test_sdedit_settings);
+    SECTION(test_repaint_settings);
     SECTION(test_level_time);
     SECTION(test_lowpass);
     SECTION(test_sdedit);
+    SECTION(test_repaint);
     printf("test_tasks: %.1fs\n", ddm_now() - t0);
     return test_summary();
 }

@@ -2,3 +2,4 @@
  * defined in core/tasks/<name>.c. The order is the order of --help and of error messages.
  * Included by core/task.c only. */
 TASK(sdedit)
+TASK(repaint)
