@@ -1,6 +1,6 @@
 /* Sample tasks (core/task.c, core/tasks/) with the exact Gaussian-mixture "network"
  * (core/gmm.*): the registry and its messages, level times on discrete and Karras plans,
- * ILVR's low-pass, then the tasks end to end on every sampler they run on:
+ * ILVR's low-pass, then SDEdit, RePaint and ILVR end to end on every sampler they run on:
  * start levels and NFE against the plan, known pixels kept exactly, the jump schedule's
  * NFE, low frequencies taken from the reference, independence of batch composition.
  *
@@ -135,12 +135,12 @@ static void test_registry(void)
 {
     char names[128], err[512];
     task_names(names, sizeof names);
-    check(task_count() == 2 && !strcmp(names, "sdedit, repaint") && task_find("sdedit") == task_def(0) &&
+    check(task_count() == 3 && !strcmp(names, "sdedit, repaint, ilvr") && task_find("sdedit") == task_def(0) &&
               !task_find("deblur") && !task_def(task_count()) && !task_def(-1),
           "registry: %d tasks '%s', found by name", task_count(), names);
     TaskConfig tc;
     int rc = task_config_init(&tc, "deblur", err, sizeof err);
-    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit, repaint"),
+    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit, repaint, ilvr"),
           "unknown task: '%s'", err);
     float img[2 * D];
     for (int j = 0; j < 2 * D; j++) img[j] = 0.1f * (j % 7);
@@ -255,6 +255,45 @@ static void test_repaint_settings(void)
     mask[D + 3] = 0.5f;
     rc = task_check_inputs(&tc, &in, 2, err, sizeof err);
     check(rc == -1 && strstr(err, "mask 1 has 0.5 at 3: want 0 (fill) or 1 (known)"), "mask 0.5: '%s'", err);
+    sched_free(&vp);
+}
+
+static void test_ilvr_settings(void)
+{
+    char err[512], d[128];
+    TaskConfig tc;
+    int rc;
+    tconfig(&tc, "ilvr", NULL);
+    task_config_describe(&tc, d, sizeof d);
+    check(tc.factor == 4 && tc.range_from == 1 && tc.range_to == 0 &&
+              !strcmp(d, "ilvr factor=4 range_from=1 range_to=0"),
+          "ilvr defaults and describe: '%s'", d);
+    tconfig(&tc, "ilvr", "factor=8,range_from=0.75,range_to=0.125");
+    task_config_describe(&tc, d, sizeof d);
+    check(!strcmp(d, "ilvr factor=8 range_from=0.75 range_to=0.125"), "set and describe: '%s'", d);
+    char *help = help_text();
+    check(strstr(help, "ilvr (needs an image per sample; Choi et al. 2021") && strstr(help, "  factor = N") &&
+              strstr(help, "  range_to = T"),
+          "help: ilvr, its input, citation and rows");
+    free(help);
+    Schedule vp;
+    sched_vp(&vp);
+    SamplerConfig sc;
+    sconfig(&sc, "ddim", NULL);
+    tc.range_to = 0.6;
+    tc.range_from = 0.4;
+    rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
+    check(rc == -1 && strstr(err, "0 <= range_to <= range_from <= 1"), "ilvr range backwards: '%s'", err);
+    rc = task_config_set(&tc, "range_from", "1.5", err, sizeof err);
+    check(rc == -1 && strstr(err, "range_from = 1.5: must be <= 1"), "ilvr range_from 1.5: '%s'", err);
+    float img[D] = {0};
+    TaskInputs in = {img, NULL, C, H, W};
+    tconfig(&tc, "ilvr", "factor=3");
+    rc = task_check_inputs(&tc, &in, 1, err, sizeof err);
+    check(rc == -1 && strstr(err, "factor 3 must divide the image's height and width (4x4)"),
+          "ilvr factor 3 on 4x4: '%s'", err);
+    tconfig(&tc, "ilvr", "factor=2");
+    check(task_check_inputs(&tc, &in, 1, err, sizeof err) == 0, "ilvr factor 2 on 4x4 passes");
     sched_free(&vp);
 }
 
@@ -529,6 +568,162 @@ static void test_repaint(void)
     sched_free(&ve);
 }
 
+/* ------------------------------------------------------------------ ILVR */
+
+/* A task around another that keeps a copy of the state when it reaches level `at`. */
+typedef struct {
+    const SampleTask *inner;
+    int at;
+    float *snap;
+} Spy;
+
+static int spy_after(void *ctx, const SampleRun *r, int i, float *x)
+{
+    Spy *s = ctx;
+    int next = s->inner && s->inner->after_step ? s->inner->after_step(s->inner->ctx, r, i, x) : i + 1;
+    if (i + 1 == s->at) memcpy(s->snap, x, r->n * sizeof(float));
+    return next;
+}
+
+/* the state at level `at` of an ILVR run (tc NULL: plain generation) */
+static void spy_run(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s, const Gmm *g,
+                    const float *ref, int nsamples, int at, float *snap, float *out)
+{
+    GmmModel gm;
+    gmm_model_init(&gm, g, s, D, 0);
+    Denoiser m;
+    denoiser_init(&m, gmm_denoise, &gm, s, D, 0);
+    uint64_t *seeds = xmalloc(sizeof(uint64_t) * (size_t)nsamples);
+    for (int i = 0; i < nsamples; i++) seeds[i] = 300 + (uint64_t)i;
+    TaskState st;
+    memset(&st, 0, sizeof st);
+    SampleTask inner;
+    memset(&inner, 0, sizeof inner);
+    TaskInputs in = {ref, NULL, C, H, W};
+    if (tc) tc->def->bind(tc, &in, &st, &inner);
+    Spy spy = {tc ? &inner : NULL, at, snap};
+    SampleTask t = {"spy", &spy, NULL, spy_after, 0};
+    sampler_run_task(sc, s, &m, &t, out, seeds, NULL, nsamples);
+    task_state_free(&st);
+    denoiser_free(&m);
+    free(seeds);
+}
+
+static void test_ilvr(void)
+{
+    Schedule vp, ve;
+    sched_vp(&vp);
+    sched_ve(&ve);
+    Gmm g = gmm_img();
+    enum { NS = 64 };
+    float *ref = xalloc_floats(NS * D), *lr = xalloc_floats(NS * D), *lx = xalloc_floats(NS * D);
+    gmm_sample(&g, ref, NS * D, 51);
+    SamplerConfig sc;
+    TaskConfig tc;
+    /* plain generation: how far the low frequencies are without ILVR */
+    sconfig(&sc, "ddpm", "steps=100");
+    double base[2];
+    {
+        float *x = NULL;
+        GmmModel gm;
+        gmm_model_init(&gm, &g, &vp, D, 0);
+        Denoiser m;
+        denoiser_init(&m, gmm_denoise, &gm, &vp, D, 0);
+        uint64_t seeds[NS]; /* those of the ILVR runs below: the same prior noise */
+        for (int i = 0; i < NS; i++) seeds[i] = 200 + (uint64_t)i;
+        x = xalloc_floats(NS * D);
+        sampler_run(&sc, &vp, &m, x, seeds, NULL, NS);
+        for (int q = 0; q < 2; q++) {
+            task_lowpass(lr, ref, NS, C, H, W, 2 + 2 * q);
+            task_lowpass(lx, x, NS, C, H, W, 2 + 2 * q);
+            base[q] = mean_abs_diff(lr, lx, NS * D);
+        }
+        free(x);
+        denoiser_free(&m);
+    }
+    struct { const char *name, *opts; int ve; } cfgs[] = {
+        {"ddpm", "steps=100", 0}, {"ddim", "steps=50", 0}, {"ode", "steps=18", 0},
+        {"unipc", "steps=12", 0}, {"langevin", "steps_per_level=20,eps=2e-5", 1}, {"pc", "steps=10", 1},
+    };
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+        const Schedule *s = cfgs[c].ve ? &ve : &vp;
+        sconfig(&sc, cfgs[c].name, cfgs[c].opts);
+        char desc[200];
+        sampler_config_describe(&sc, s, desc, sizeof desc);
+        double dl[2], dseed = 0;
+        int same = 1;
+        for (int q = 0; q < 2; q++) {
+            const int N = 2 + 2 * q;
+            char o[64];
+            snprintf(o, sizeof o, "factor=%d", N);
+            tconfig(&tc, "ilvr", o);
+            float *x = run(&tc, &sc, s, &g, ref, NULL, NS, 200, NS, NULL);
+            float *x2 = run(&tc, &sc, s, &g, ref, NULL, NS, 900, NS, NULL);
+            float *xb = run(&tc, &sc, s, &g, ref, NULL, NS, 200, 5, NULL);
+            task_lowpass(lr, ref, NS, C, H, W, N);
+            task_lowpass(lx, x, NS, C, H, W, N);
+            dl[q] = mean_abs_diff(lr, lx, NS * D);
+            if (q == 0) dseed = mean_abs_diff(x, x2, NS * D);
+            same &= memcmp(x, xb, NS * D * sizeof(float)) == 0;
+            free(x);
+            free(x2);
+            free(xb);
+        }
+        check(dl[0] < 0.01 && dl[1] < 0.01 && dseed > 0.1 && same,
+              "ilvr on %s (%s): |phi_N(out) - phi_N(ref)| %.2g (N = 2), %.2g (N = 4) (plain "
+              "generation: %.3f, %.3f); other seeds differ by %.3f; batches of 5 == %d",
+              desc, sched_process_name(s->cfg.process), dl[0], dl[1], base[0], base[1], dseed, NS);
+    }
+    /* the range: refining only down to t = range_to pulls the low frequencies towards the
+     * reference's, the more the lower range_to (less noise on y_t); [0, 0.5] leaves the
+     * early steps alone */
+    {
+        sconfig(&sc, "ddim", "steps=50");
+        const double tos[] = {0.5, 0.2, 0.05, 0.01};
+        double d[4];
+        task_lowpass(lr, ref, NS, C, H, W, 2);
+        for (int q = 0; q < 4; q++) {
+            char o[64];
+            snprintf(o, sizeof o, "factor=2,range_to=%g", tos[q]);
+            tconfig(&tc, "ilvr", o);
+            float *x = run(&tc, &sc, &vp, &g, ref, NULL, NS, 200, NS, NULL);
+            task_lowpass(lx, x, NS, C, H, W, 2);
+            d[q] = mean_abs_diff(lr, lx, NS * D);
+            free(x);
+        }
+        check(d[0] < base[0] && d[1] < d[0] && d[2] < d[1] && d[3] < d[2] && d[2] < 0.5 * base[0] &&
+                  d[3] > 1e-3,
+              "ilvr on ddim 50, range [t, 1] for t = 0.5, 0.2, 0.05, 0.01: |phi_2(out) - phi_2(ref)| "
+              "%.3f > %.3f > %.3f > %.3f (plain generation %.3f; [0, 1]: 0)", d[0], d[1], d[2], d[3],
+              base[0]);
+        SamplerPlan p;
+        sampler_plan_init(&p, &sc, &vp);
+        const int Lh = task_level_at(&vp, &p, 0.5) - 1; /* the last level above t = 0.5 */
+        sampler_plan_free(&p);
+        float *sp = xalloc_floats(NS * D), *sa = xalloc_floats(NS * D), *sb = xalloc_floats(NS * D);
+        float *op = xalloc_floats(NS * D), *oa = xalloc_floats(NS * D), *ob = xalloc_floats(NS * D);
+        TaskConfig late, all;
+        tconfig(&late, "ilvr", "factor=2,range_from=0.5");
+        tconfig(&all, "ilvr", "factor=2");
+        spy_run(NULL, &sc, &vp, &g, ref, NS, Lh, sp, op);
+        spy_run(&late, &sc, &vp, &g, ref, NS, Lh, sa, oa);
+        spy_run(&all, &sc, &vp, &g, ref, NS, Lh, sb, ob);
+        size_t bytes = NS * D * sizeof(float);
+        check(memcmp(sp, sa, bytes) == 0 && memcmp(sp, sb, bytes) != 0 && memcmp(oa, ob, bytes) != 0 &&
+                  memcmp(oa, op, bytes) != 0,
+              "ilvr range [0, 0.5] on ddim 50: the state at level %d (t > 0.5) is plain generation's, "
+              "bit for bit; range [0, 1] changed it; the outputs of the two ranges and of plain "
+              "generation all differ (by %.2g, %.2g)", Lh, mean_abs_diff(oa, ob, NS * D),
+              mean_abs_diff(oa, op, NS * D));
+        free(sp); free(sa); free(sb); free(op); free(oa); free(ob);
+    }
+    free(ref);
+    free(lr);
+    free(lx);
+    sched_free(&vp);
+    sched_free(&ve);
+}
+
 int main(void)
 {
     double t0 = ddm_now();
@@ -536,10 +731,12 @@ int main(void)
     SECTION(test_registry);
     SECTION(test_sdedit_settings);
     SECTION(test_repaint_settings);
+    SECTION(test_ilvr_settings);
     SECTION(test_level_time);
     SECTION(test_lowpass);
     SECTION(test_sdedit);
     SECTION(test_repaint);
+    SECTION(test_ilvr);
     printf("test_tasks: %.1fs\n", ddm_now() - t0);
     return test_summary();
 }

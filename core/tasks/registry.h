@@ -3,3 +3,4 @@
  * Included by core/task.c only. */
 TASK(sdedit)
 TASK(repaint)
+TASK(ilvr)
