@@ -71,7 +71,7 @@ int task_config_set(TaskConfig *tc, const char *key, const char *value, char *er
         if (err) snprintf(err, errlen, "no task chosen");
         return -1;
     }
-    const OptSpec *o = d->opts ? opt_find(d->opts, -1, NULL, key) : NULL;
+    const OptSpec *o = d->opts && key ? opt_find(d->opts, -1, NULL, key) : NULL;
     if (!o) {
         char list[512] = "";
         size_t off = 0;

@@ -167,6 +167,8 @@ static void test_sdedit_settings(void)
     rc = task_config_set(&tc, "jump_length", "3", err, sizeof err);
     check(rc == -1 && !strcmp(err, "unknown task option 'jump_length' for task sdedit; it takes t0"),
           "an option sdedit does not have: '%s'", err);
+    rc = task_config_set(&tc, NULL, "1", err, sizeof err);
+    check(rc == -1 && !strcmp(err, "unknown task option '' for task sdedit; it takes t0"), "no key: '%s'", err);
     rc = task_config_set(&tc, "t0", "half", err, sizeof err);
     check(rc == -1 && !strcmp(err, "task sdedit: bad value 'half' for t0: want a number"), "bad value: '%s'", err);
     char *help = help_text();
