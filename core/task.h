@@ -71,6 +71,9 @@ struct TaskDef {
     /* the SampleTask of one batch (out->ctx = st); st was zeroed; in is valid while the
      * batch runs */
     void (*bind)(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out);
+    /* beyond the needs: do the inputs fit the setting (e.g. ilvr: H, W multiples of the
+     * factor)? NULL = nothing more. 0 / -1 + err */
+    int (*inputs_check)(const TaskConfig *tc, const TaskInputs *in, char *err, size_t errlen);
 };
 
 /* ---- the registry */
@@ -95,6 +98,17 @@ void task_run(const TaskConfig *tc, const TaskInputs *in, const SamplerConfig *s
               const Schedule *s, Denoiser *den, float *x0_out, const uint64_t *seeds,
               const int *labels, int B);
 void task_state_free(TaskState *st);
+/* Do a batch's inputs fit the task: the image and mask it needs present, a valid shape,
+ * finite image values, mask values 0 or 1, the task's own inputs_check. 0, or -1 with a
+ * message. task_run dies with it; a job calls it first to report the input file. */
+int task_check_inputs(const TaskConfig *tc, const TaskInputs *in, int B, char *err,
+                      size_t errlen);
+/* st->buf with room for 3 n floats (grown when smaller); for the tasks' hooks */
+float *task_state_scratch(TaskState *st, size_t n);
+
+/* jumps back per batch at most: each jump moves the driver's stream offset by 2^40, and
+ * 2^10 of them would reach TASK_STREAM, where the task's own draws live */
+#define TASK_MAX_JUMPS 1023
 
 /* ---- pieces the tasks share (core/task.c) */
 /* t in [0,1] of plan level L: the SDE time whose marginal has the level's VE-equivalent
