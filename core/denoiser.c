@@ -50,7 +50,7 @@ void denoiser_begin(Denoiser *d, const uint64_t *seeds, const int *labels, doubl
     d->labels = labels;
     d->guidance = w;
     d->B = B;
-    if (d->batch_fn) d->batch_fn(d->ctx, seeds, B);
+    if (d->batch_fn) d->batch_fn(d->ctx, d->slot_keys ? d->slot_keys : seeds, B);
 }
 
 void denoiser_output(Denoiser *d, float *out, const float *x, const float *tcond)

@@ -47,6 +47,10 @@ typedef struct {
     const int *labels;
     double guidance;      /* classifier-free w, 0 = off */
     int B;
+    /* what the network slots key on instead of the seeds (NULL: the seeds), set by the
+     * caller before a batch: any function of a sample's identity, e.g. seed + task input,
+     * so that samples sharing a seed still spread over the slots */
+    const uint64_t *slot_keys;
     /* counters */
     long long nfe;        /* network evaluations per sample so far (guided: 2 per call) */
     long long calls;      /* calls of fn */

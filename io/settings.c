@@ -65,10 +65,11 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
 {
     memset(st, 0, sizeof *st);
     const Schedule *s = m->sched;
-    const IniEntry *smp = NULL, *cls = NULL;
+    const IniEntry *smp = NULL, *cls = NULL, *tsk = NULL;
     for (int i = 0; i < n; i++) {
         if (!strcmp(kv[i].key, "sampler")) smp = &kv[i];
         else if (!strcmp(kv[i].key, "class")) cls = &kv[i];
+        else if (!strcmp(kv[i].key, "task")) tsk = &kv[i];
     }
     const char *sampler = smp ? smp->value : s->cfg.process == PROC_VP ? "ddim" : "ode";
     char e[512];
@@ -78,11 +79,28 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
         else snprintf(err, errlen, "%s: %s", smp ? smp->where : "--sampler", e);
         return -1;
     }
+    if (tsk && strcmp(tsk->value, "none")) {
+        if (task_config_init(&st->tc, tsk->value, e, sizeof e)) {
+            snprintf(err, errlen, "%s: %s", tsk->where, e);
+            return -1;
+        }
+        st->has_task = 1;
+    }
     for (int i = 0; i < n; i++) {
-        if (!strcmp(kv[i].key, "sampler") || !strcmp(kv[i].key, "class")) continue;
+        if (!strcmp(kv[i].key, "sampler") || !strcmp(kv[i].key, "class") ||
+            !strcmp(kv[i].key, "task"))
+            continue;
         const int known = opt_find(st->sc.def->opts, -1, NULL, kv[i].key) ||
                           !strcmp(kv[i].key, "steps") || !strcmp(kv[i].key, "guidance");
-        if (i < nbase && name && !known) continue; /* another sampler's default */
+        const int task_key = st->has_task && opt_find(st->tc.def->opts, -1, NULL, kv[i].key);
+        if (task_key && !known) {
+            if (task_config_set(&st->tc, kv[i].key, kv[i].value, e, sizeof e)) {
+                snprintf(err, errlen, "%s: %s", kv[i].where, e);
+                return -1;
+            }
+            continue;
+        }
+        if (i < nbase && name && !known) continue; /* another sampler's (or task's) default */
         if (sampler_config_set(&st->sc, kv[i].key, kv[i].value, e, sizeof e)) {
             if (name && i >= nbase) snprintf(err, errlen, "%s [%s]: %s", kv[i].where, name, e);
             else snprintf(err, errlen, "%s: %s", kv[i].where, e);
@@ -90,6 +108,11 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
         }
     }
     if (sampler_config_check(&st->sc, s, e, sizeof e)) {
+        if (name) snprintf(err, errlen, "setting [%s]: %s", name, e);
+        else snprintf(err, errlen, "%s", e);
+        return -1;
+    }
+    if (st->has_task && task_config_check(&st->tc, &st->sc, s, e, sizeof e)) {
         if (name) snprintf(err, errlen, "setting [%s]: %s", name, e);
         else snprintf(err, errlen, "%s", e);
         return -1;
@@ -116,8 +139,14 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
     sampler_config_describe(&st->sc, s, desc, sizeof desc);
     settings_words(words, sizeof words, desc);
     static const char *const LAB[] = {"none", "null", "fixed", "per_seed"};
-    snprintf(st->settings, sizeof st->settings, "%s labels=%s weights=%s net_slots=%d", words,
-             LAB[st->label_mode], m->weights_word, m->net_width);
+    char task[256] = "";
+    if (st->has_task) {
+        char td[240];
+        task_config_describe(&st->tc, td, sizeof td);
+        snprintf(task, sizeof task, " task=%s", td); /* "task=repaint jump_length=10 ..." */
+    }
+    snprintf(st->settings, sizeof st->settings, "%s labels=%s weights=%s net_slots=%d%s", words,
+             LAB[st->label_mode], m->weights_word, m->net_width, task);
     st->set.sampler = sampler_name(&st->sc);
     st->set.steps = st->steps;
     st->set.eta = opt_find(st->sc.def->opts, -1, NULL, "eta") ? st->sc.eta : -1.0;
@@ -125,8 +154,14 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
     st->set.class_label = st->class_label;
     st->set.nfe = st->nfe > INT_MAX ? INT_MAX : (int)st->nfe;
     st->set.settings = st->settings;
-    if (name) snprintf(st->name, sizeof st->name, "%s", name);
-    else samples_group_name(st->name, sizeof st->name, &st->set);
+    if (name) {
+        snprintf(st->name, sizeof st->name, "%s", name);
+    } else {
+        char g[96];
+        samples_group_name(g, sizeof g, &st->set);
+        snprintf(st->name, sizeof st->name, "%s%s%s", st->has_task ? st->tc.def->name : "",
+                 st->has_task ? "-" : "", g);
+    }
     return 0;
 }
 
@@ -186,5 +221,11 @@ void settings_describe(const SampleSetting *st, const Schedule *s, int nc, char 
     if (st->label_mode == LABELS_FIXED) snprintf(cls, sizeof cls, ", class %d", st->class_label);
     if (st->label_mode == LABELS_PER_SEED) snprintf(cls, sizeof cls, ", class = seed %% %d", nc);
     if (st->label_mode == LABELS_NULL) snprintf(cls, sizeof cls, ", no class (null label)");
-    snprintf(buf, n, "  %-20s %s, %lld NFE per image%s", st->name, desc, st->nfe, cls);
+    char task[256] = "";
+    if (st->has_task) {
+        char td[240];
+        task_config_describe(&st->tc, td, sizeof td);
+        snprintf(task, sizeof task, ", task %s", td);
+    }
+    snprintf(buf, n, "  %-20s %s, %lld NFE per image%s%s", st->name, desc, st->nfe, cls, task);
 }

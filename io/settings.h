@@ -4,7 +4,8 @@
  * with the identity the samples file stores (io/samples.h's SamplesSetting, group name).
  *
  * Keys: sampler, class (K | per_seed | none), steps, guidance and every option of the
- * chosen sampler (core/samplers/<name>.c). Errors name where the entry came from
+ * chosen sampler (core/samplers/<name>.c); task (core/task.h: sdedit, repaint, ilvr) and
+ * every option of the chosen task (core/tasks/<name>.c). Errors name where the entry came from
  * ("sweep.ini:3 [a]: unknown sampler option 'x' ...", "--eta -1: ..."), 0 / -1 + err.
  */
 #ifndef DDM_SETTINGS_H
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/sampler.h"
+#include "core/task.h"
 #include "io/ini.h"
 #include "io/samples.h"
 
@@ -24,6 +26,8 @@ typedef enum { LABELS_NONE = 0, LABELS_NULL, LABELS_FIXED, LABELS_PER_SEED } Lab
 typedef struct {
     char name[128];       /* the group */
     SamplerConfig sc;
+    int has_task;
+    TaskConfig tc;        /* has_task: the application bending the sampler's loop */
     LabelMode label_mode;
     int class_label;      /* LABELS_FIXED: the class; else -1 */
     char settings[640];   /* every setting beyond sampler/steps/eta/guidance, as words */

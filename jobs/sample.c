@@ -28,6 +28,7 @@
 #include "io/model_load.h"
 #include "io/samples_out.h"
 #include "io/settings.h"
+#include "io/task_inputs.h"
 #include "jobs/cli.h"
 #include "jobs/jobs.h"
 #include "mpi/dist.h"
@@ -36,7 +37,7 @@
 #include "mpi/model_bcast.h"
 
 #define SAMPLE_MAX_SEEDS 100000000LL
-#define MAX_SAMPLER_OPTS 32
+#define MAX_SAMPLER_OPTS 48 /* sampler and task option rows */
 
 static const char SYNOPSIS[] =
     "--ckpt RUN_DIR|CKPT.h5 --out FILE.h5 --seeds A-B[,C-D...] [--sampler NAME] [--steps N] "
@@ -58,10 +59,10 @@ static const char DESCRIPTION[] =
     "or --grid).";
 
 typedef struct {
-    char *ckpt, *out, *seeds, *sweep, *grid, *weights, *cls, *sampler;
+    char *ckpt, *out, *seeds, *sweep, *grid, *weights, *cls, *sampler, *task, *input, *mask;
     double ema_rate, progress_every;
     int class_per_seed, batch, threads, items_per_rank, verbose;
-    char *opt[MAX_SAMPLER_OPTS]; /* the registry's sampler options, as given */
+    char *opt[MAX_SAMPLER_OPTS]; /* the registries' sampler and task options, as given */
 } Args;
 
 /* Everything the stages of the job share. */
@@ -71,6 +72,8 @@ typedef struct {
     LoadedModel model;
     Schedule sched;
     int64_t *seeds, n_seeds, total_rows, total_todo;
+    int64_t *row_seeds, *row_input, n_rows; /* a row's seed and task input (-1: none) */
+    TaskInputFiles inputs;
     SampleSetting *st;
     SamplesGroup *g;
     int64_t **todo, *ntodo;
@@ -94,6 +97,11 @@ static CliOpt *options(Args *a, char ***owned)
 {
     static char owners[MAX_SAMPLER_OPTS][96];
     g_nrows = sampler_all_options(g_rows, owners, MAX_SAMPLER_OPTS);
+    for (int t = 0; t < task_count(); t++) /* then every task's own rows */
+        for (const OptSpec *r = task_def(t)->opts; r && r->name && g_nrows < MAX_SAMPLER_OPTS; r++) {
+            g_rows[g_nrows] = r;
+            snprintf(owners[g_nrows++], 96, "task %s", task_def(t)->name);
+        }
     char names[256];
     sampler_names(names, sizeof names);
     const CliOpt fixed[] = {
@@ -112,14 +120,20 @@ static CliOpt *options(Args *a, char ***owned)
         {"items-per-rank", CLI_INT, &a->items_per_rank, "N", "work items per rank in a round, the unit of writing and resuming (default 4)", 0},
         {"progress-every", CLI_DOUBLE, &a->progress_every, "S", "at most one progress line per S seconds (default 5; 0 = one after every round)", 0},
         {"verbose", CLI_FLAG, &a->verbose, NULL, "every rank prints its own summary line", 0},
+        {"task", CLI_STR, &a->task, "NAME", NULL, 0},
+        {"input", CLI_STR, &a->input, "FILE.h5", "a task's input images (a ddm dataset file): one output per input and seed, rows input-major", 0},
+        {"mask", CLI_STR, &a->mask, "FILE.h5", "a task's masks (a dataset of 0/255 images, 255 = known): one for every input, or one per input", 0},
     };
     const int nf = (int)(sizeof fixed / sizeof fixed[0]);
     CliOpt *o = xcalloc((size_t)(nf + g_nrows + 1), sizeof *o);
-    char **s = xcalloc((size_t)(3 * g_nrows + 1), sizeof *s); /* what o points to */
+    char **s = xcalloc((size_t)(3 * g_nrows + 2), sizeof *s); /* what o points to */
     memcpy(o, fixed, sizeof fixed);
-    char h[4096];
+    char h[8192];
     snprintf(h, sizeof h, "%s (default ddim on vp models, ode on ve)", names);
     o[3].help = s[3 * g_nrows] = xstrdup(h);
+    task_names(names, sizeof names);
+    snprintf(h, sizeof h, "an application bending the sampler's loop: %s (default none; see below)", names);
+    o[nf - 3].help = s[3 * g_nrows + 1] = xstrdup(h);
     for (int i = 0; i < g_nrows; i++) {
         const OptSpec *r = g_rows[i];
         char want[128];
@@ -143,6 +157,7 @@ static int cli_entries(const Args *a, IniEntry *e, char (*where)[160])
 #define ADD(k, v, ...) do { snprintf(where[n], 160, __VA_ARGS__); \
         e[n] = (IniEntry){(char *)(k), (char *)(v), where[n]}; n++; } while (0)
     if (a->sampler) ADD("sampler", a->sampler, "--sampler %s", a->sampler);
+    if (a->task) ADD("task", a->task, "--task %s", a->task);
     for (int i = 0; i < g_nrows; i++)
         if (a->opt[i]) ADD(g_rows[i]->name, a->opt[i], "--%s %s", g_rows[i]->name, a->opt[i]);
     if (a->cls) ADD("class", a->cls, "--class %s", a->cls);
@@ -152,6 +167,50 @@ static int cli_entries(const Args *a, IniEntry *e, char (*where)[160])
 }
 
 /* ------------------------------------------------------------------ setup */
+
+/* The rows of every group: without a task one per seed; with a task one per (input, seed),
+ * input-major. A task's inputs are read by every rank. */
+static void job_inputs(SampleJob *j)
+{
+    const Args *a = &j->a;
+    char err[1024] = "";
+    unsigned needs = 0;
+    int with_task = 0, rc = 0;
+    for (int i = 0; i < j->ns; i++)
+        if (j->st[i].has_task) {
+            needs |= j->st[i].tc.def->needs;
+            with_task++;
+        }
+    if (with_task && with_task < j->ns)
+        snprintf(err, sizeof err, "a sweep mixes settings with and without a task: their rows "
+                 "differ (one per input and seed, or one per seed); use two runs");
+    else if ((needs & TASK_NEEDS_IMAGE) && !a->input)
+        snprintf(err, sizeof err, "the task needs input images: --input FILE.h5 (a ddm dataset)");
+    else if ((needs & TASK_NEEDS_MASK) && !a->mask)
+        snprintf(err, sizeof err, "the task needs masks: --mask FILE.h5 (a ddm dataset of 0/255 "
+                 "images; ddm prep --from mask:...)");
+    else if (a->input && !with_task)
+        snprintf(err, sizeof err, "--input %s: goes with --task", a->input);
+    else if (a->mask && !(needs & TASK_NEEDS_MASK))
+        snprintf(err, sizeof err, "--mask %s: no task here takes a mask", a->mask);
+    dist_check(!err[0], "%s", err);
+    const UNetConfig *uc = &j->model.unet;
+    if (a->input)
+        rc = task_inputs_load(&j->inputs, a->input, (needs & TASK_NEEDS_MASK) ? a->mask : NULL,
+                              uc->in_ch, uc->image_size, uc->image_size, err, sizeof err);
+    dist_check(rc == 0, "%s", err);
+    const int64_t ni = a->input ? j->inputs.n : 1;
+    if (ni > SAMPLE_MAX_SEEDS / j->n_seeds)
+        ddm_die("%lld inputs x %lld seeds: more than %lld images", (long long)ni,
+                (long long)j->n_seeds, SAMPLE_MAX_SEEDS);
+    j->n_rows = ni * j->n_seeds;
+    j->row_seeds = xmalloc(sizeof *j->row_seeds * (size_t)j->n_rows);
+    j->row_input = xmalloc(sizeof *j->row_input * (size_t)j->n_rows);
+    for (int64_t r = 0; r < j->n_rows; r++) {
+        j->row_seeds[r] = j->seeds[r % j->n_seeds];
+        j->row_input[r] = a->input ? r / j->n_seeds : -1;
+    }
+}
 
 /* Rank 0 checks every input and loads the model, every rank gets it and builds the same
  * settings; nothing is written. */
@@ -204,6 +263,7 @@ static void job_setup(SampleJob *j)
     dist_check(rc == 0, "%s", err); /* the same inputs on every rank: rank 0 says it */
     ini_free(&sweep);
     free(sweep_text);
+    job_inputs(j);
 
     j->T = ddm_threads();
     netslots_init(&j->slots, &j->model.unet, j->model.weights, j->T);
@@ -221,10 +281,12 @@ static void print_header(const SampleJob *j)
     char wdesc[64], line[1024];
     if (j->model.ema_rate < 0) snprintf(wdesc, sizeof wdesc, "raw weights");
     else snprintf(wdesc, sizeof wdesc, "EMA %.10g weights", j->model.ema_rate);
-    printf("ddm sample: %s (step %lld, %s), %s model, %d setting%s x %lld seed%s = %lld images "
+    char inputs[64] = "";
+    if (a->input) snprintf(inputs, sizeof inputs, "%lld inputs x ", (long long)j->inputs.n);
+    printf("ddm sample: %s (step %lld, %s), %s model, %d setting%s x %s%lld seed%s = %lld images "
            "of %dx%dx%d; %d rank%s x %d thread%s, batch %d\n", j->model.path,
            (long long)j->model.step, wdesc, sched_process_name(j->sched.cfg.process), j->ns,
-           j->ns > 1 ? "s" : "", (long long)j->n_seeds, j->n_seeds > 1 ? "s" : "",
+           j->ns > 1 ? "s" : "", inputs, (long long)j->n_seeds, j->n_seeds > 1 ? "s" : "",
            (long long)j->total_rows, uc->in_ch, uc->image_size, uc->image_size, j->P,
            j->P > 1 ? "s" : "", j->T, j->T > 1 ? "s" : "", a->batch);
     for (int i = 0; i < j->ns; i++) {
@@ -262,20 +324,23 @@ static void job_open(SampleJob *j)
     j->todo = xcalloc((size_t)j->ns, sizeof *j->todo);
     j->ntodo = xcalloc((size_t)j->ns, sizeof *j->ntodo);
     j->pend = xcalloc((size_t)j->ns, sizeof *j->pend);
-    j->total_rows = j->n_seeds * j->ns;
+    j->total_rows = j->n_rows * j->ns;
     for (int i = 0; i < j->ns; i++) {
         j->ntodo[i] = samples_group_open(&j->g[i], &j->sf, j->st[i].name, &j->st[i].set,
-                                         j->seeds, j->n_seeds, C, S, S, &j->todo[i]);
+                                         j->row_seeds, j->n_rows, C, S, S, &j->todo[i]);
         j->total_todo += j->ntodo[i];
     }
     if (dist_is_root()) print_header(j);
 }
 
-/* Rank 0's progress line: now (force), or at most one per --progress-every seconds */
-static void print_progress(SampleJob *j, int force)
+/* Rank 0's progress line. when: 1 = now, 0 = after a round, -1 = between network calls;
+ * at most one line per --progress-every seconds except when 1; every = 0: after every
+ * round only */
+static void print_progress(SampleJob *j, int when)
 {
     const double t = ddm_now(), every = j->a.progress_every;
-    if (!dist_is_root() || (!force && (every <= 0 || t - j->last_print < every))) return;
+    if (!dist_is_root() || (when < 0 && every <= 0) || (when <= 0 && t - j->last_print < every))
+        return;
     j->last_print = t;
     int64_t made = 0, nfe = 0;
     farm_totals(&j->farm, &made, &nfe);
@@ -294,7 +359,7 @@ static void between_calls(void *ctx)
 {
     SampleJob *j = ctx;
     farm_poll(&j->farm);
-    print_progress(j, 0);
+    print_progress(j, -1);
 }
 
 /* The rounds. Returns 1 when a signal stopped the job before the end; *nonfinite counts
@@ -318,10 +383,13 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     const size_t bn = (size_t)a->batch;
     float *x = xalloc_floats(bn * j->D);
     uint8_t *img = xmalloc(bn * j->D);
-    uint64_t *seeds = xmalloc(sizeof *seeds * bn);
+    uint64_t *seeds = xmalloc(sizeof *seeds * bn), *keys = xmalloc(sizeof *keys * bn);
     int *lab = xmalloc(sizeof *lab * bn);
     int32_t *flab = xmalloc(sizeof *flab * bn);
-    int64_t *rows = xmalloc(sizeof *rows * bn);
+    int64_t *rows = xmalloc(sizeof *rows * bn), *idx = xmalloc(sizeof *idx * bn);
+    float *in_img = a->input ? xalloc_floats(bn * j->D) : NULL;
+    float *in_mask = a->mask ? xalloc_floats(bn * j->D) : NULL;
+    const UNetConfig *uc = &j->model.unet;
 
     stopsig_install();
     int stopped = 0;
@@ -336,12 +404,22 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
             const int B = item->count;
             for (int k = 0; k < B; k++) {
                 rows[k] = j->todo[item->group][item->first + k];
-                seeds[k] = (uint64_t)j->seeds[rows[k]];
+                seeds[k] = (uint64_t)j->row_seeds[rows[k]];
+                idx[k] = j->row_input[rows[k]];
             }
-            settings_labels(s, j->model.unet.num_classes, seeds, B, lab, flab);
+            settings_labels(s, uc->num_classes, seeds, B, lab, flab);
             farm_busy_begin(&j->farm);
-            sampler_run(&s->sc, &j->sched, &den, x, seeds,
-                        s->label_mode == LABELS_NONE ? NULL : lab, B);
+            const int *nl = s->label_mode == LABELS_NONE ? NULL : lab;
+            if (s->has_task) {
+                task_inputs_rows(&j->inputs, idx, B, in_img, in_mask);
+                TaskInputs in = {in_img, in_mask, uc->in_ch, uc->image_size, uc->image_size};
+                for (int k = 0; k < B; k++) keys[k] = seeds[k] + (uint64_t)idx[k];
+                den.slot_keys = keys; /* inputs sharing a seed spread over the slots */
+                task_run(&s->tc, &in, &s->sc, &j->sched, &den, x, seeds, nl, B);
+                den.slot_keys = NULL;
+            } else {
+                sampler_run(&s->sc, &j->sched, &den, x, seeds, nl, B);
+            }
             const size_t n = (size_t)B * j->D;
             for (size_t i = 0; i < n; i++) *nonfinite += !isfinite(x[i]);
             pixels_to_uint8(img, x, n);
@@ -362,7 +440,8 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     }
     farm_finish(&j->farm);
     fsio_untrack(a->out);
-    free(x); free(img); free(seeds); free(lab); free(flab); free(rows);
+    free(x); free(img); free(seeds); free(keys); free(lab); free(flab); free(rows); free(idx);
+    free(in_img); free(in_mask);
     denoiser_free(&den);
     return stopped;
 }
@@ -418,6 +497,8 @@ int job_sample(int argc, char **argv)
         if (!cli_quiet) {
             printf("\nsamplers and their options (also the keys of a sweep section):\n");
             sampler_print_help(stdout);
+            printf("\ntasks (--task, or task = NAME in a sweep section) and their options:\n");
+            task_print_help(stdout);
         }
         return dist_finish(0);
     }
@@ -446,7 +527,7 @@ int job_sample(int argc, char **argv)
         GridGroup *gg = xcalloc((size_t)j.ns, sizeof *gg);
         for (int i = 0; i < j.ns; i++) gg[i] = (GridGroup){j.st[i].name, j.st[i].label_mode == LABELS_PER_SEED};
         const UNetConfig *uc = &j.model.unet;
-        grids_write(a->out, a->grid, gg, j.ns, j.n_seeds, uc->in_ch, uc->image_size,
+        grids_write(a->out, a->grid, gg, j.ns, j.n_rows, uc->in_ch, uc->image_size,
                     uc->image_size, uc->num_classes);
         free(gg);
     }
@@ -456,7 +537,9 @@ int job_sample(int argc, char **argv)
         samples_pending_free(&j.pend[i]);
     }
     free(j.todo); free(j.ntodo); free(j.pend); free(j.g); free(j.st); free(j.seeds);
-    for (int i = 0; i < 3 * g_nrows + 1; i++) free(owned[i]);
+    free(j.row_seeds); free(j.row_input);
+    task_inputs_free(&j.inputs);
+    for (int i = 0; i < 3 * g_nrows + 2; i++) free(owned[i]);
     free(owned);
     free(opts);
     farm_free(&j.farm);
