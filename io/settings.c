@@ -40,11 +40,15 @@ static int parse_class(SampleSetting *st, const IniEntry *cls, int nc, char *err
         st->label_mode = LABELS_PER_SEED;
         return 0;
     }
+    if (!strcmp(cls->value, "input")) {
+        st->label_mode = LABELS_INPUT;
+        return 0;
+    }
     char *end;
     errno = 0;
     long k = strtol(cls->value, &end, 10);
     if (end == cls->value || *end || errno) {
-        snprintf(err, errlen, "%s: bad class '%s' (want a class number, per_seed or none)",
+        snprintf(err, errlen, "%s: bad class '%s' (want a class number, per_seed, input or none)",
                  cls->where, cls->value);
         return -1;
     }
@@ -138,7 +142,7 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
     char desc[512], words[512];
     sampler_config_describe(&st->sc, s, desc, sizeof desc);
     settings_words(words, sizeof words, desc);
-    static const char *const LAB[] = {"none", "null", "fixed", "per_seed"};
+    static const char *const LAB[] = {"none", "null", "fixed", "per_seed", "input"};
     char task[256] = "";
     if (st->has_task) {
         char td[240];
@@ -201,11 +205,12 @@ int settings_build(const IniEntry *base, int nbase, const IniFile *sweep, const 
     return rc;
 }
 
-void settings_labels(const SampleSetting *st, int nc, const uint64_t *seeds, int B, int *net,
-                     int32_t *file)
+void settings_labels(const SampleSetting *st, int nc, const uint64_t *seeds,
+                     const int32_t *input_labels, int B, int *net, int32_t *file)
 {
     for (int k = 0; k < B; k++) {
         switch (st->label_mode) {
+        case LABELS_INPUT: net[k] = file[k] = input_labels[k]; break;
         case LABELS_NULL: net[k] = nc; file[k] = -1; break;
         case LABELS_FIXED: net[k] = file[k] = st->class_label; break;
         case LABELS_PER_SEED: net[k] = file[k] = (int)(seeds[k] % (uint64_t)nc); break;
@@ -221,6 +226,7 @@ void settings_describe(const SampleSetting *st, const Schedule *s, int nc, char 
     if (st->label_mode == LABELS_FIXED) snprintf(cls, sizeof cls, ", class %d", st->class_label);
     if (st->label_mode == LABELS_PER_SEED) snprintf(cls, sizeof cls, ", class = seed %% %d", nc);
     if (st->label_mode == LABELS_NULL) snprintf(cls, sizeof cls, ", no class (null label)");
+    if (st->label_mode == LABELS_INPUT) snprintf(cls, sizeof cls, ", class = the input's label");
     char task[256] = "";
     if (st->has_task) {
         char td[240];

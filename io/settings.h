@@ -20,8 +20,9 @@
 #include "io/samples.h"
 
 /* What a sample's label is: none (unconditional model), the null label (a conditional
- * model sampled without a class), one fixed class, or seed % num_classes. */
-typedef enum { LABELS_NONE = 0, LABELS_NULL, LABELS_FIXED, LABELS_PER_SEED } LabelMode;
+ * model sampled without a class), one fixed class, seed % num_classes, or the label of
+ * the task input it is made from (class = input). */
+typedef enum { LABELS_NONE = 0, LABELS_NULL, LABELS_FIXED, LABELS_PER_SEED, LABELS_INPUT } LabelMode;
 
 typedef struct {
     char name[128];       /* the group */
@@ -49,10 +50,11 @@ typedef struct {
  * out). Two settings with one group name are refused. *out: n settings, free(). */
 int settings_build(const IniEntry *base, int nbase, const IniFile *sweep, const SettingModel *m,
                    SampleSetting **out, int *n, char *err, size_t errlen);
-/* The labels of B samples with these seeds: what the network gets (net, NULL-able model:
- * LABELS_NONE gives 0) and what the file records (file: -1 = none). */
-void settings_labels(const SampleSetting *st, int num_classes, const uint64_t *seeds, int B,
-                     int *net, int32_t *file);
+/* The labels of B samples with these seeds (and the labels of their task inputs, for
+ * class = input): what the network gets (LABELS_NONE gives 0) and what the file records
+ * (file: -1 = none). */
+void settings_labels(const SampleSetting *st, int num_classes, const uint64_t *seeds,
+                     const int32_t *input_labels, int B, int *net, int32_t *file);
 /* "  NAME  describe, N NFE per image, class ..." for the job's header */
 void settings_describe(const SampleSetting *st, const Schedule *s, int num_classes, char *buf,
                        size_t n);

@@ -109,7 +109,7 @@ static CliOpt *options(Args *a, char ***owned)
         {"out", CLI_STR, &a->out, "FILE.h5", "samples file; when it exists, only its unfinished images are made", 1},
         {"seeds", CLI_STR, &a->seeds, "A-B[,C-D...]", "seeds, inclusive ranges or single numbers: one image per seed and setting", 1},
         {"sampler", CLI_STR, &a->sampler, "NAME", NULL, 0},
-        {"class", CLI_STR, &a->cls, "K", "class of every image, 0..num_classes-1 (default: none, the null label)", 0},
+        {"class", CLI_STR, &a->cls, "K|input", "class of every image, 0..num_classes-1, or input: the label of its task input (default: none, the null label)", 0},
         {"class-per-seed", CLI_FLAG, &a->class_per_seed, NULL, "class of each image = its seed % num_classes", 0},
         {"batch", CLI_INT, &a->batch, "N", "images of one setting per work item; multiples of 8 fill the network's 8-image calls (default 64)", 0},
         {"weights", CLI_STR, &a->weights, "ema|raw", "EMA weights (default) or the raw trained ones", 0},
@@ -198,6 +198,32 @@ static void job_inputs(SampleJob *j)
     if (a->input)
         rc = task_inputs_load(&j->inputs, a->input, (needs & TASK_NEEDS_MASK) ? a->mask : NULL,
                               uc->in_ch, uc->image_size, uc->image_size, err, sizeof err);
+    for (int i = 0; !rc && i < j->ns; i++)
+        if (j->st[i].label_mode == LABELS_INPUT) {
+            if (!a->input) rc = snprintf(err, sizeof err, "class = input needs --input (a task's inputs)");
+            else if (!j->inputs.labels)
+                rc = snprintf(err, sizeof err, "%s: has no labels, so class = input has none to give", a->input);
+            for (int64_t r = 0; !rc && j->inputs.labels && r < j->inputs.n; r++)
+                if (j->inputs.labels[r] < 0 || j->inputs.labels[r] >= uc->num_classes)
+                    rc = snprintf(err, sizeof err, "%s: input %lld has label %d; the model has classes 0..%d",
+                                  a->input, (long long)r, j->inputs.labels[r], uc->num_classes - 1);
+        }
+    if (!rc && a->input) { /* the tasks' own checks of their inputs, on the first row */
+        const size_t D = (size_t)uc->in_ch * uc->image_size * uc->image_size;
+        float *img = xalloc_floats(D), *msk = j->inputs.mask ? xalloc_floats(D) : NULL;
+        int64_t first = 0;
+        task_inputs_rows(&j->inputs, &first, 1, img, msk);
+        TaskInputs in = {img, msk, uc->in_ch, uc->image_size, uc->image_size};
+        for (int i = 0; !rc && i < j->ns; i++) {
+            char e[512];
+            if (task_check_inputs(&j->st[i].tc, &in, 1, e, sizeof e)) {
+                snprintf(err, sizeof err, "%s: %s", a->input, e);
+                rc = -1;
+            }
+        }
+        free(img);
+        free(msk);
+    }
     dist_check(rc == 0, "%s", err);
     const int64_t ni = a->input ? j->inputs.n : 1;
     if (ni > SAMPLE_MAX_SEEDS / j->n_seeds)
@@ -385,7 +411,7 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     uint8_t *img = xmalloc(bn * j->D);
     uint64_t *seeds = xmalloc(sizeof *seeds * bn), *keys = xmalloc(sizeof *keys * bn);
     int *lab = xmalloc(sizeof *lab * bn);
-    int32_t *flab = xmalloc(sizeof *flab * bn);
+    int32_t *flab = xmalloc(sizeof *flab * bn), *in_lab = xmalloc(sizeof *in_lab * bn);
     int64_t *rows = xmalloc(sizeof *rows * bn), *idx = xmalloc(sizeof *idx * bn);
     float *in_img = a->input ? xalloc_floats(bn * j->D) : NULL;
     float *in_mask = a->mask ? xalloc_floats(bn * j->D) : NULL;
@@ -407,7 +433,9 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
                 seeds[k] = (uint64_t)j->row_seeds[rows[k]];
                 idx[k] = j->row_input[rows[k]];
             }
-            settings_labels(s, uc->num_classes, seeds, B, lab, flab);
+            for (int k = 0; k < B; k++)
+                in_lab[k] = idx[k] >= 0 && j->inputs.labels ? j->inputs.labels[idx[k]] : -1;
+            settings_labels(s, uc->num_classes, seeds, in_lab, B, lab, flab);
             farm_busy_begin(&j->farm);
             const int *nl = s->label_mode == LABELS_NONE ? NULL : lab;
             if (s->has_task) {
@@ -440,7 +468,7 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     }
     farm_finish(&j->farm);
     fsio_untrack(a->out);
-    free(x); free(img); free(seeds); free(keys); free(lab); free(flab); free(rows); free(idx);
+    free(x); free(img); free(seeds); free(keys); free(in_lab); free(lab); free(flab); free(rows); free(idx);
     free(in_img); free(in_mask);
     denoiser_free(&den);
     return stopped;
@@ -525,7 +553,9 @@ int job_sample(int argc, char **argv)
         rc = DDM_EXIT_REQUEUE;
     } else if (dist_is_root()) {
         GridGroup *gg = xcalloc((size_t)j.ns, sizeof *gg);
-        for (int i = 0; i < j.ns; i++) gg[i] = (GridGroup){j.st[i].name, j.st[i].label_mode == LABELS_PER_SEED};
+        for (int i = 0; i < j.ns; i++)
+            gg[i] = (GridGroup){j.st[i].name, j.st[i].label_mode == LABELS_PER_SEED,
+                                j.st[i].has_task ? j.inputs.images : NULL, j.n_seeds};
         const UNetConfig *uc = &j.model.unet;
         grids_write(a->out, a->grid, gg, j.ns, j.n_rows, uc->in_ch, uc->image_size,
                     uc->image_size, uc->num_classes);
