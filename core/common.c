@@ -16,6 +16,7 @@ static void (*cleanup_hook)(void) = NULL;
 
 void ddm_set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
 void ddm_set_cleanup_hook(void (*hook)(void)) { cleanup_hook = hook; }
+void (*ddm_cleanup_hook(void))(void) { return cleanup_hook; }
 
 static _Noreturn void die_now(void)
 {

@@ -19,6 +19,8 @@ void ddm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ddm_set_fatal_hook(void (*hook)(int code));
 /* hook run before the process dies (e.g. to delete a half-written output file) */
 void ddm_set_cleanup_hook(void (*hook)(void));
+/* the cleanup hook in force (NULL when none): to chain to it */
+void (*ddm_cleanup_hook(void))(void);
 
 /* Assertions that stay on in release builds. */
 #define DDM_ASSERT(cond, ...) \

@@ -50,7 +50,7 @@ void strbuf_join(StrBuf *b, char *const *v, int k, const char *sep)
     for (int i = 0; i < k; i++) strbuf_add(b, "%s%s", i ? sep : "", v[i]);
 }
 
-char *str_printf(const char *fmt, ...)
+char *strbuf_printf(const char *fmt, ...)
 {
     StrBuf b = {NULL, 0, 0};
     va_list ap;

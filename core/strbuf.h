@@ -18,6 +18,6 @@ void strbuf_add(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2
 void strbuf_join(StrBuf *b, char *const *v, int k, const char *sep);
 
 /* printf into a new string (malloc'd) */
-char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *strbuf_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

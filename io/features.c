@@ -38,10 +38,10 @@ static void parse_classifier(FeatExtractor *e, const char *path, double ema)
     char wts[48];
     if (e->model.ema_rate >= 0) snprintf(wts, sizeof wts, "ema-%.10g", e->model.ema_rate);
     else snprintf(wts, sizeof wts, "model");
-    e->key = str_printf("classifier:%s step=%lld weights=%s mtime=%lld.%09ld", ckpt, (long long)e->model.step, wts,
+    e->key = strbuf_printf("classifier:%s step=%lld weights=%s mtime=%lld.%09ld", ckpt, (long long)e->model.step, wts,
                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     snprintf(e->tag, sizeof e->tag, "classifier-%08llx", (unsigned long long)(features_hash(e->key) & 0xffffffffu));
-    e->desc = str_printf("classifier %s (step %lld, %s weights, %d features, %d classes)", ckpt,
+    e->desc = strbuf_printf("classifier %s (step %lld, %s weights, %d features, %d classes)", ckpt,
                          (long long)e->model.step, wts, e->d, e->k);
 }
 
@@ -57,10 +57,10 @@ static void parse_inception(FeatExtractor *e, const char *path)
     if (stat(e->weights, &st) != 0) ddm_die("%s: %s", e->weights, strerror(errno));
     e->d = INCEPTION_DIM;
     e->k = 0; /* the file's fc logits are not used: no Inception Score */
-    e->key = str_printf("inception:%s size=%lld mtime=%lld.%09ld", e->weights, (long long)st.st_size,
+    e->key = strbuf_printf("inception:%s size=%lld mtime=%lld.%09ld", e->weights, (long long)st.st_size,
                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     snprintf(e->tag, sizeof e->tag, "inception-%08llx", (unsigned long long)(features_hash(e->key) & 0xffffffffu));
-    e->desc = str_printf("inception %s (pool3, %d features, images resized to %dx%d)", e->weights, INCEPTION_DIM,
+    e->desc = strbuf_printf("inception %s (pool3, %d features, images resized to %dx%d)", e->weights, INCEPTION_DIM,
                          INCEPTION_SIZE, INCEPTION_SIZE);
 }
 
@@ -99,7 +99,7 @@ void features_load(FeatExtractor *e)
 {
     if (e->kind == FEAT_INCEPTION) e->inc = inception_load(e->weights);
     if (e->kind != FEAT_CLASSIFIER) return;
-    model_load_weights(&e->model);
+    if (!e->model.weights) model_load_weights(&e->model); /* else given (mpi/model_bcast) */
     e->net = classifier_init(&e->model.clf, FEATURES_BLOCK, 0);
     memcpy(classifier_params(e->net), e->model.weights, sizeof(float) * e->model.n_params);
     free(e->model.weights);
@@ -130,6 +130,20 @@ void features_check_images(const FeatExtractor *e, const char *what, int c, int 
     if (h > e->S || w > e->S)
         ddm_die("%s: images are %dx%d, the classifier %s takes at most %dx%d (smaller ones are padded; "
                 "ddm eval does not downscale)", what, h, w, e->model.path, e->S, e->S);
+}
+
+void features_check_pair(const FeatExtractor *e, const char *sname, int sc, int sh, int sw, const char *rname,
+                       int rc, int rh, int rw)
+{
+    if (rc > 0 && sc != rc)
+        ddm_die("%s has %d-channel images, the reference %s has %d-channel images: they cannot be compared",
+                sname, sc, rname, rc);
+    if (e->kind == FEAT_PIXELS && rh > 0 && (sh != rh || sw != rw))
+        ddm_die("%s has %dx%d images, the reference %s has %dx%d: --features pixels needs equal sizes "
+                "(the classifier extractor pads smaller images; or prep the reference with --pad/--resize)",
+                sname, sh, sw, rname, rh, rw);
+    features_check_images(e, sname, sc, sh, sw);
+    if (rc > 0) features_check_images(e, rname, rc, rh, rw);
 }
 
 void features_run(FeatExtractor *e, const uint8_t *img, int B, int C, int H, int W, float *feat, float *probs)

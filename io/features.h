@@ -6,7 +6,7 @@
  *   inception:WEIGHTS.h5         pytorch-fid's Inception-v3 pool3 (D = 2048)
  * Each extractor has a key (its identity, stored in stats files so a cache made with other
  * features is never reused), a short tag for cache file names and a description.
- * Serial: every rank parses and loads its own copy. B = images, D = feature width,
+ * Serial (io/ never calls MPI): every rank parses its own copy. B = images, D = feature width,
  * K = classes. */
 #ifndef DDM_FEATURES_H
 #define DDM_FEATURES_H
@@ -42,12 +42,17 @@ typedef struct {
  * EMA copy of the classifier (default: its raw weights, or the EMA copy of a slim
  * checkpoint). Dies with a message naming SPEC on anything wrong. */
 void features_parse(FeatExtractor *e, const char *spec, double ema);
-/* Build the network and load its weights. */
+/* Build the network and load its weights (a classifier's from e->model.weights when
+ * already there: under MPI rank 0 reads them and broadcasts, mpi/model_bcast.h). */
 void features_load(FeatExtractor *e);
 void features_free(FeatExtractor *e);
 
 /* Dies unless images of (c,h,w) can go through e, naming `what`. */
 void features_check_images(const FeatExtractor *e, const char *what, int c, int h, int w);
+/* Samples (sname, sc x sh x sw) against reference images (rname; 0 = unknown): channels
+ * must agree, pixels features need equal sizes; both must suit e. Dies naming both. */
+void features_check_pair(const FeatExtractor *e, const char *sname, int sc, int sh, int sw, const char *rname,
+                         int rc, int rh, int rw);
 /* feat (B,D) and probs (B,K) (either may be NULL) of B <= FEATURES_BLOCK uint8 images
  * (B,C,H,W). */
 void features_run(FeatExtractor *e, const uint8_t *img, int B, int C, int H, int W, float *feat, float *probs);

@@ -18,9 +18,12 @@
 static char **g_created;
 static int g_ncreated, g_capcreated;
 
+static void (*g_chained)(void); /* a job's own hook that was there before ours */
+
 static void fsio_cleanup(void)
 {
     for (int i = 0; i < g_ncreated; i++) unlink(g_created[i]);
+    if (g_chained) g_chained();
 }
 
 void fsio_track_created(const char *path)
@@ -32,7 +35,11 @@ void fsio_track_created(const char *path)
         g_created = xrealloc(g_created, sizeof(char *) * (size_t)g_capcreated);
     }
     g_created[g_ncreated++] = xstrdup(path);
-    ddm_set_cleanup_hook(fsio_cleanup);
+    void (*h)(void) = ddm_cleanup_hook();
+    if (h != fsio_cleanup) {
+        g_chained = h;
+        ddm_set_cleanup_hook(fsio_cleanup);
+    }
 }
 
 void fsio_untrack(const char *path)

@@ -9,7 +9,8 @@
 
 /* Remember a file this process created: if the process dies (ddm_die and friends) before
  * fsio_untrack(path), it is deleted. Any number of paths; the same path twice is kept once.
- * Installs the cleanup through ddm_set_cleanup_hook (a job must not install another). */
+ * Installs the cleanup through ddm_set_cleanup_hook; a hook a job set before is chained
+ * (run after ours), one set afterwards replaces ours: use this registry instead. */
 void fsio_track_created(const char *path);
 /* Forget path (it was committed or removed): a later death leaves it alone. */
 void fsio_untrack(const char *path);

@@ -26,7 +26,7 @@ static char *find_gnuplot(void)
     if (!path) return NULL;
     char *p = xstrdup(path), *save = NULL, *found = NULL;
     for (char *d = strtok_r(p, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-        char *c = str_printf("%s/gnuplot", *d ? d : ".");
+        char *c = strbuf_printf("%s/gnuplot", *d ? d : ".");
         if (access(c, X_OK) == 0) found = c;
         else free(c);
     }
@@ -98,7 +98,7 @@ int plot_lines(const char *png, const char *title, const char *xlabel, const cha
         }
         strbuf_add(&dat, "\n\n");
     }
-    char *datp = fsio_tmp_name(png), *scp = str_printf("%s.gp", datp), *pngtmp = str_printf("%s.png", datp);
+    char *datp = fsio_tmp_name(png), *scp = strbuf_printf("%s.gp", datp), *pngtmp = strbuf_printf("%s.png", datp);
     fsio_track_created(pngtmp);
     strbuf_add(&sc, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 900,560 noenhanced } "
                     "else { set terminal png size 900,560 noenhanced }\n");

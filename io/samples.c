@@ -536,6 +536,18 @@ void samples_read_rows(hid_t file, const char *path, const char *group, int64_t 
     H5OK(H5Gclose(g));
 }
 
+int64_t *samples_done_rows(hid_t f, const char *path, const char *group, int64_t n, int64_t *n_done)
+{
+    uint8_t *done = xmalloc((size_t)(n > 0 ? n : 1));
+    if (n > 0) samples_read_rows(f, path, group, 0, n, NULL, NULL, NULL, done);
+    int64_t *rows = xmalloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1)), k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (done[i]) rows[k++] = i;
+    free(done);
+    *n_done = k;
+    return rows;
+}
+
 /* ---- a set of samples at the root or in a group (export, info) ---- */
 
 int samples_is_set(hid_t loc, const char *g)

@@ -112,6 +112,9 @@ void samples_read_rows(hid_t file, const char *path, const char *group, int64_t 
                        int64_t count, uint8_t *images, int64_t *seeds, int32_t *labels,
                        uint8_t *done);
 
+/* The finished rows of a group of n rows, ascending (malloc'd); *n_done set. */
+int64_t *samples_done_rows(hid_t file, const char *path, const char *group, int64_t n, int64_t *n_done);
+
 /* ---- one set of samples, at the root or in a group (export, info) ---- */
 
 /* 1 when group g of loc ("" = the root) holds the datasets images, seeds and done. */

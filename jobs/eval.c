@@ -2,31 +2,30 @@
  * precision/recall), and the accuracy of the evaluation classifier (--task accuracy).
  *
  * Work split over P ranks:
- *  - features: the rows used (finished samples, reference images) are cut into P
- *    consecutive parts; each rank reads only its part, runs the extractor and adds to
- *    float64 FeatStats; one reduction (fid_stats_allreduce) gives every rank the
- *    statistics of the union;
+ *  - features (io/features, mpi/featpass): the rows used (finished samples, reference
+ *    images) are cut into P consecutive parts; each rank reads only its part, runs the
+ *    extractor and adds to float64 FeatStats; one reduction (fid_stats_allreduce) gives
+ *    every rank the statistics of the union;
  *  - KID and precision/recall need the feature rows themselves: they are gathered to every
- *    rank (MPI_Allgatherv, in row order) and the pairwise work is split (mpi/pairwise);
+ *    rank (dist_allgather_rows, in row order) and the pairwise work is split (mpi/pairwise);
  *  - the Fréchet distance runs on ScaLAPACK over all ranks (mpi/fid);
  *  - the Inception Score (classifier softmax, 10 splits) is computed on rank 0 from the
  *    gathered probabilities.
  * The reference statistics (and up to --ref-features rows of reference features) are
- * cached in a stats file beside the reference dataset, keyed by extractor and dataset.
+ * cached in a stats file beside the reference dataset, keyed by extractor and dataset
+ * (mpi/featpass featref_*). Results: one JSON line per group (io/json, appended fsynced),
+ * tables written atomically (io/fsio), the plot by io/plot.
  *
  * Input checks run on rank 0 first (the others wait), so a bad input is reported once.
  * N = images, D = feature width, K = classes, P = ranks.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <hdf5.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/common.h"
 #include "core/metrics.h"
@@ -44,6 +43,7 @@
 #include "mpi/dist.h"
 #include "mpi/fid.h"
 #include "mpi/featpass.h"
+#include "mpi/model_bcast.h"
 #include "mpi/pairwise.h"
 
 #define REF_FEATURES_CAP 10000  /* reference feature rows kept for KID and P/R */
@@ -104,20 +104,6 @@ static int parse_metrics(const char *spec, int *mask)
     return *mask;
 }
 
-/* Samples against reference shapes (0 = unknown). */
-static void check_pair(const FeatExtractor *e, const char *sname, int sc, int sh, int sw, const char *rname,
-                       int rc, int rh, int rw)
-{
-    if (rc > 0 && sc != rc)
-        ddm_die("%s has %d-channel images, the reference %s has %d-channel images: they cannot be compared",
-                sname, sc, rname, rc);
-    if (e->kind == FEAT_PIXELS && rh > 0 && (sh != rh || sw != rw))
-        ddm_die("%s has %dx%d images, the reference %s has %dx%d: --features pixels needs equal sizes "
-                "(the classifier extractor pads smaller images; or prep the reference with --pad/--resize)",
-                sname, sh, sw, rname, rh, rw);
-    features_check_images(e, sname, sc, sh, sw);
-    if (rc > 0) features_check_images(e, rname, rc, rh, rw);
-}
 
 /* ---------------------------------------------------------------- samples groups */
 
@@ -147,18 +133,6 @@ static double class_match(hid_t f, DatasetFile *ds, const char *path, const char
     return m;
 }
 
-/* Finished rows of a group, ascending (malloc'd); *n_done set. */
-static int64_t *done_rows(hid_t f, const char *path, const char *group, int64_t n, int64_t *n_done)
-{
-    uint8_t *done = xmalloc((size_t)(n > 0 ? n : 1));
-    if (n > 0) samples_read_rows(f, path, group, 0, n, NULL, NULL, NULL, done);
-    int64_t *rows = xmalloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1)), k = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (done[i]) rows[k++] = i;
-    free(done);
-    *n_done = k;
-    return rows;
-}
 
 static void fmt_eta(char *buf, size_t n, double eta)
 {
@@ -233,7 +207,7 @@ static void write_tables(const char *prefix, const GroupResult *g, int ng, const
         strbuf_add(&md, "\n");
         strbuf_add(&csv, "\n");
     }
-    char *mdp = str_printf("%s.md", prefix), *csvp = str_printf("%s.csv", prefix);
+    char *mdp = strbuf_printf("%s.md", prefix), *csvp = strbuf_printf("%s.csv", prefix);
     fsio_write_atomic(mdp, md.s, md.n);
     fsio_write_atomic(csvp, csv.s, csv.n);
     printf("eval: table: %s, %s\n", mdp, csvp);
@@ -259,7 +233,7 @@ static void write_plot(const char *png, const GroupResult *g, int ng, const Eval
         pts[i] = (PlotPoint){fam[i], in->nfe, g[i].fid};
     }
     char *base = xstrdup(a->samples);
-    char *title = str_printf("FID vs NFE: %s (features: %s)", basename(base),
+    char *title = strbuf_printf("FID vs NFE: %s (features: %s)", basename(base),
                              e->kind == FEAT_PIXELS ? "pixels" : "classifier");
     int nf = plot_lines(png, title, "NFE (network evaluations per image)", "FID", pts, ng);
     if (nf > 0) printf("eval: plot: %s (FID vs NFE, %d line%s, gnuplot)\n", png, nf, nf == 1 ? "" : "s");
@@ -292,6 +266,7 @@ static int run_accuracy(const EvalArgs *a, FeatExtractor *e)
         dataset_close(&ds);
         dist_root_first_release(1);
     }
+    model_bcast_weights(&e->model); /* rank 0 reads, all get them */
     features_load(e);
     dataset_open(&s.ds, a->ref);
     s.c = s.ds.c;
@@ -510,7 +485,7 @@ int job_eval(int argc, char **argv)
             for (int64_t r = 0; r < nd; r++) rows[i][r] = r;
         } else {
             samples_group_info(sf, a.samples, g->name, &g->info);
-            rows[i] = done_rows(sf, a.samples, g->name, g->info.n, &nd);
+            rows[i] = samples_done_rows(sf, a.samples, g->name, g->info.n, &nd);
         }
         if (nd == 0)
             ddm_die("%s: group %s: 0 of %lld rows done: nothing to evaluate", a.samples, g->name,
@@ -578,27 +553,12 @@ int job_eval(int argc, char **argv)
         for (int i = 0; i < ng; i++) {
             char what[1200];
             snprintf(what, sizeof what, "%s (group %s)", a.samples, res[i].name);
-            check_pair(&e, what, res[i].info.c, res[i].info.h, res[i].info.w, a.ref, rc, rh, rw);
+            features_check_pair(&e, what, res[i].info.c, res[i].info.h, res[i].info.w, a.ref, rc, rh, rw);
         }
         if (!ref.is_stats && !a.no_cache) {
             ref.cache = featref_cache_path(a.ref, &e);
             dskey = featref_dataset_key(a.ref, (size_t)ref_n);
-            StatsData h;
-            const char *why = NULL;
-            if (stats_peek(ref.cache, &h, &why)) {
-                const int64_t want_rows = a.ref_features < ref_n ? a.ref_features : ref_n;
-                if (strcmp(h.features_key, e.key) || strcmp(h.source, dskey))
-                    printf("eval: reference cache %s is stale (made from other %s): recomputing\n", ref.cache,
-                           strcmp(h.features_key, e.key) ? "features" : "data");
-                else if (h.n_feat != want_rows || h.features_cap != a.ref_features)
-                    printf("eval: reference cache %s holds %lld feature rows, this run keeps %lld: recomputing\n",
-                           ref.cache, (long long)h.n_feat, (long long)want_rows);
-                else
-                    cache_ok = 1;
-                stats_free(&h);
-            } else if (access(ref.cache, F_OK) == 0) {
-                printf("eval: reference cache %s is unusable (%s): recomputing\n", ref.cache, why);
-            }
+            cache_ok = featref_cache_usable(ref.cache, &e, dskey, a.ref_features, ref_n);
         }
         fflush(stdout);
         dist_root_first_release(1); /* the checks passed: the other ranks start */
@@ -616,6 +576,7 @@ int job_eval(int argc, char **argv)
         }
     }
     dist_bcast(&cache_ok, sizeof cache_ok, 0);
+    if (e.kind == FEAT_CLASSIFIER) model_bcast_weights(&e.model); /* rank 0 reads, all get them */
     features_load(&e);
 
     if (root) {
@@ -625,33 +586,7 @@ int job_eval(int argc, char **argv)
                ddm_threads(), ddm_threads() == 1 ? "" : "s");
         fflush(stdout);
     }
-    double t_ref = ddm_now();
-    if (ref.is_stats) {
-        stats_read(a.ref, &ref.st, need_rows);
-        featref_check_stats(&ref.st, a.ref, &e, need_rows);
-        if (root)
-            printf("eval: reference statistics from %s (%lld images, %lld feature rows; %s)\n", a.ref,
-                   (long long)ref.st.n, (long long)ref.st.n_feat, ref.st.source);
-    } else if (cache_ok) {
-        stats_read(ref.cache, &ref.st, need_rows);
-        ref.from_cache = 1;
-        if (root)
-            printf("eval: reference statistics reused from the cache %s (%lld images, %lld feature rows), %.2f s\n",
-                   ref.cache, (long long)ref.st.n, (long long)ref.st.n_feat, ddm_now() - t_ref);
-    } else {
-        if (root) {
-            printf("eval: computing the reference statistics of %s (%lld images)%s%s\n", a.ref, (long long)ref_n,
-                   ref.cache ? "; caching them in " : " (not cached: --no-cache)", ref.cache ? ref.cache : "");
-            fflush(stdout);
-        }
-        featref_compute(&ref, &e, dskey ? dskey : "", a.ref_features, ref.cache != NULL);
-        if (root)
-            printf("eval: reference statistics computed: %lld images, %lld feature rows kept, %.2f s%s%s\n",
-                   (long long)ref.st.n, (long long)ref.st.n_feat, ddm_now() - t_ref,
-                   ref.cache ? "; cached in " : "", ref.cache ? ref.cache : "");
-    }
-    ref.seconds = ddm_now() - t_ref;
-    if (root) fflush(stdout);
+    featref_load(&ref, &e, dskey, cache_ok, need_rows, a.ref_features, ref_n);
     const int D = e.d;
 
     /* reference rows for KID and P/R: at most --max-n of the stored ones, evenly spread */
@@ -677,7 +612,7 @@ int job_eval(int argc, char **argv)
     char *out_path = a.out ? xstrdup(a.out) : NULL;
     if (!out_path) {
         char *d = fsio_dir_of(a.samples);
-        out_path = str_printf("%s/results.jsonl", d);
+        out_path = strbuf_printf("%s/results.jsonl", d);
         free(d);
     }
     double *mu = xmalloc(sizeof(double) * (size_t)D), *sigma = xmalloc(sizeof(double) * (size_t)D * D);
@@ -689,7 +624,7 @@ int job_eval(int argc, char **argv)
         FeatSet s;
         memset(&s, 0, sizeof s);
         s.path = a.samples;
-        s.label = str_printf("group %s", g->name);
+        s.label = strbuf_printf("group %s", g->name);
         s.file = sf;
         if (sds_open) {
             s.is_dataset = 1;
@@ -788,7 +723,7 @@ int job_eval(int argc, char **argv)
             if (ng > 1) {
                 char *base = fsio_strip_suffix(a.npz, ".npz");
                 free(p);
-                p = str_printf("%s-%s.npz", base, g->name);
+                p = strbuf_printf("%s-%s.npz", base, g->name);
                 free(base);
             }
             stats_write_npz(p, mu, sigma, D); /* atomic; its temporary is removed on death */
@@ -803,11 +738,11 @@ int job_eval(int argc, char **argv)
             char *prefix = a.table ? xstrdup(a.table) : NULL;
             if (!prefix) {
                 char *b = fsio_strip_suffix(a.samples, ".h5");
-                prefix = str_printf("%s-eval", b);
+                prefix = strbuf_printf("%s-eval", b);
                 free(b);
             }
             write_tables(prefix, res, ng, &a, &e);
-            char *png = a.plot ? xstrdup(a.plot) : str_printf("%s.png", prefix);
+            char *png = a.plot ? xstrdup(a.plot) : strbuf_printf("%s.png", prefix);
             if (mask & M_FID) write_plot(png, res, ng, &a, &e);
             else printf("eval: no plot: FID was not computed (--metrics)\n");
             free(png);

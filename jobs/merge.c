@@ -11,13 +11,11 @@
  * to OUT.tmp-PID and renamed at the end: an error leaves no half-written file.
  * N = rows, C = channels, H, W = height, width. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/common.h"
 #include "core/strbuf.h"

@@ -1,7 +1,6 @@
 /* ddm train: data-parallel training of the diffusion U-Net (or the eval classifier) on P
  * ranks, with checkpoints, exact resume and Slurm preemption (DESIGN.md, issue #4). */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,22 +121,28 @@ typedef struct {
     const char *run_dir;
 } Run;
 
+/* What a checkpoint holds of the run: weights, EMA copies, optimizer moments. */
+static void run_blocks(Run *r, CkptBlocks *b)
+{
+    memset(b, 0, sizeof *b);
+    b->tensors = trainer_tensors(&r->tr);
+    b->n_tensors = trainer_num_tensors(&r->tr);
+    b->model = trainer_params(&r->tr);
+    b->n_ema = r->cfg.train.n_ema;
+    for (int i = 0; i < b->n_ema; i++) {
+        b->ema_rate[i] = r->cfg.train.ema[i];
+        b->ema[i] = r->ema[i];
+    }
+    b->m = r->m;
+    b->v = r->v;
+}
+
 static char *save_ckpt(Run *r, int64_t step, int64_t images_seen, double wall, const Shard *sh)
 {
     char *path = NULL;
     if (dist_is_root()) {
         CkptBlocks b;
-        memset(&b, 0, sizeof b);
-        b.tensors = trainer_tensors(&r->tr);
-        b.n_tensors = trainer_num_tensors(&r->tr);
-        b.model = trainer_params(&r->tr);
-        b.n_ema = r->cfg.train.n_ema;
-        for (int i = 0; i < b.n_ema; i++) {
-            b.ema_rate[i] = r->cfg.train.ema[i];
-            b.ema[i] = r->ema[i];
-        }
-        b.m = r->m;
-        b.v = r->v;
+        run_blocks(r, &b);
         CkptMeta meta;
         memset(&meta, 0, sizeof meta);
         meta.step = step;
@@ -234,17 +239,7 @@ int job_train(int argc, char **argv)
     double wall_before = 0;
     if (resume) {
         CkptBlocks b;
-        memset(&b, 0, sizeof b);
-        b.tensors = trainer_tensors(&r.tr);
-        b.n_tensors = trainer_num_tensors(&r.tr);
-        b.model = params;
-        b.n_ema = cfg->train.n_ema;
-        for (int i = 0; i < b.n_ema; i++) {
-            b.ema_rate[i] = cfg->train.ema[i];
-            b.ema[i] = r.ema[i];
-        }
-        b.m = r.m;
-        b.v = r.v;
+        run_blocks(&r, &b);
         CkptMeta meta;
         memset(&meta, 0, sizeof meta);
         ckpt_load(resume, &b, &meta);

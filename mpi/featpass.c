@@ -129,7 +129,7 @@ char *featref_dataset_key(const char *path, size_t n)
     char *ap = fsio_abs_path(path);
     struct stat st;
     if (stat(ap, &st) != 0) ddm_die("%s: %s", path, strerror(errno));
-    char *k = str_printf("dataset:%s n=%zu size=%lld mtime=%lld.%09ld", ap, n, (long long)st.st_size,
+    char *k = strbuf_printf("dataset:%s n=%zu size=%lld mtime=%lld.%09ld", ap, n, (long long)st.st_size,
                          (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     free(ap);
     return k;
@@ -138,7 +138,7 @@ char *featref_dataset_key(const char *path, size_t n)
 char *featref_cache_path(const char *ref, const FeatExtractor *e)
 {
     char *base = fsio_strip_suffix(ref, ".h5");
-    char *p = str_printf("%s.stats-%s.h5", base, e->tag);
+    char *p = strbuf_printf("%s.stats-%s.h5", base, e->tag);
     free(base);
     return p;
 }
@@ -228,3 +228,59 @@ void featref_compute(FeatRef *r, FeatExtractor *e, const char *dskey, int64_t ca
     dist_barrier();
 }
 
+
+int featref_cache_usable(const char *cache, const FeatExtractor *e, const char *dskey, int64_t ref_features,
+                         int64_t ref_n)
+{
+    StatsData h;
+    const char *why = NULL;
+    int ok = 0;
+    if (stats_peek(cache, &h, &why)) {
+        const int64_t want_rows = ref_features < ref_n ? ref_features : ref_n;
+        if (strcmp(h.features_key, e->key) || strcmp(h.source, dskey))
+            printf("eval: reference cache %s is stale (made from other %s): recomputing\n", cache,
+                   strcmp(h.features_key, e->key) ? "features" : "data");
+        else if (h.n_feat != want_rows || h.features_cap != ref_features)
+            printf("eval: reference cache %s holds %lld feature rows, this run keeps %lld: recomputing\n", cache,
+                   (long long)h.n_feat, (long long)want_rows);
+        else
+            ok = 1;
+        stats_free(&h);
+    } else if (access(cache, F_OK) == 0) {
+        printf("eval: reference cache %s is unusable (%s): recomputing\n", cache, why);
+    }
+    return ok;
+}
+
+void featref_load(FeatRef *ref, FeatExtractor *e, const char *dskey, int cache_ok, int need_rows,
+                  int64_t ref_features, int64_t ref_n)
+{
+    const int root = dist_is_root();
+    double t_ref = ddm_now();
+    if (ref->is_stats) {
+        stats_read(ref->path, &ref->st, need_rows);
+        featref_check_stats(&ref->st, ref->path, e, need_rows);
+        if (root)
+            printf("eval: reference statistics from %s (%lld images, %lld feature rows; %s)\n", ref->path,
+                   (long long)ref->st.n, (long long)ref->st.n_feat, ref->st.source);
+    } else if (cache_ok) {
+        stats_read(ref->cache, &ref->st, need_rows);
+        ref->from_cache = 1;
+        if (root)
+            printf("eval: reference statistics reused from the cache %s (%lld images, %lld feature rows), %.2f s\n",
+                   ref->cache, (long long)ref->st.n, (long long)ref->st.n_feat, ddm_now() - t_ref);
+    } else {
+        if (root) {
+            printf("eval: computing the reference statistics of %s (%lld images)%s%s\n", ref->path, (long long)ref_n,
+                   ref->cache ? "; caching them in " : " (not cached: --no-cache)", ref->cache ? ref->cache : "");
+            fflush(stdout);
+        }
+        featref_compute(ref, e, dskey ? dskey : "", ref_features, ref->cache != NULL);
+        if (root)
+            printf("eval: reference statistics computed: %lld images, %lld feature rows kept, %.2f s%s%s\n",
+                   (long long)ref->st.n, (long long)ref->st.n_feat, ddm_now() - t_ref,
+                   ref->cache ? "; cached in " : "", ref->cache ? ref->cache : "");
+    }
+    ref->seconds = ddm_now() - t_ref;
+    if (root) fflush(stdout);
+}

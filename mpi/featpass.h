@@ -67,5 +67,13 @@ void featref_check_stats(const StatsData *h, const char *path, const FeatExtract
  * rows kept (evenly spread); rank 0 writes the cache r->cache when write_cache (and its
  * folder is writable). */
 void featref_compute(FeatRef *r, FeatExtractor *e, const char *dskey, int64_t cap, int write_cache);
+/* Rank 0: whether the cache file of a reference dataset (dskey) holds statistics of these
+ * features and ref_features rows; says why not ("eval: reference cache ... recomputing"). */
+int featref_cache_usable(const char *cache, const FeatExtractor *e, const char *dskey, int64_t ref_features,
+                         int64_t ref_n);
+/* Collective: ref->st from the stats file --ref (ref->is_stats), the cache (cache_ok) or
+ * computed (featref_compute, cached when ref->cache); rank 0 says which, with timings. */
+void featref_load(FeatRef *ref, FeatExtractor *e, const char *dskey, int cache_ok, int need_rows,
+                  int64_t ref_features, int64_t ref_n);
 
 #endif

@@ -20,3 +20,10 @@ void model_bcast_load(LoadedModel *m, const char *path_or_dir, const ModelLoadOp
     if (!dist_is_root()) m->weights = xalloc_floats(m->n_params);
     dist_bcast(m->weights, sizeof(float) * m->n_params, 0);
 }
+
+void model_bcast_weights(LoadedModel *m)
+{
+    if (dist_is_root()) model_load_weights(m);
+    else if (!m->weights) m->weights = xalloc_floats(m->n_params);
+    dist_bcast(m->weights, sizeof(float) * m->n_params, 0);
+}

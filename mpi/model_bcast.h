@@ -9,4 +9,9 @@
 /* Collective. Same arguments and result as model_load, on every rank. */
 void model_bcast_load(LoadedModel *m, const char *path_or_dir, const ModelLoadOptions *o);
 
+/* Collective: the weights of a model every rank has configured (model_load with
+ * no_weights, the same file and choice on every rank): rank 0 reads them, every rank
+ * gets them in m->weights. */
+void model_bcast_weights(LoadedModel *m);
+
 #endif

@@ -16,6 +16,7 @@
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "io/h5.h"
+#include "io/model_load.h"
 #include "tests/testlib.h"
 
 static char g_dir[256];
@@ -588,6 +589,95 @@ static void test_ckpt(void)
     free(cfg_text);
 }
 
+/* ---- io/model_load: one loader, one EMA policy ------------------------------------- */
+
+static char g_ml_path[400];
+
+static void child_model_load(void *arg)
+{
+    LoadedModel m;
+    model_load(&m, g_ml_path, arg);
+}
+
+static void test_model_load(void)
+{
+    char dir[350], err[512];
+    snprintf(dir, sizeof dir, "%s/mlrun", g_dir);
+    DdmConfig cfg;
+    config_defaults(&cfg);
+    const char *sets[] = {"model.ch=8", "model.ch_mult=1,2", "model.num_res_blocks=1", "model.attn_resolutions=4",
+                          "model.groups=4", "model.image_size=8", "model.channels=1", "train.ema=0.9,0.99"};
+    for (int i = 0; i < 8; i++)
+        if (config_set(&cfg, sets[i], err, sizeof err)) ddm_die("%s", err);
+    UNetConfig uc;
+    config_to_unet(&cfg, &uc);
+    UNet *probe = unet_init(&uc, 1, 0);
+    const size_t np = unet_num_params(probe);
+    float *model = xalloc_floats(np), *e1 = xalloc_floats(np), *e2 = xalloc_floats(np);
+    for (size_t i = 0; i < np; i++) {
+        model[i] = 1;
+        e1[i] = 2;
+        e2[i] = 3;
+    }
+    CkptBlocks b;
+    memset(&b, 0, sizeof b);
+    b.tensors = unet_tensor(probe, 0);
+    b.n_tensors = unet_num_tensors(probe);
+    b.model = model;
+    b.n_ema = 2;
+    b.ema_rate[0] = 0.9;
+    b.ema_rate[1] = 0.99;
+    b.ema[0] = e1;
+    b.ema[1] = e2;
+    CkptMeta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.step = 7;
+    meta.config_text = config_to_text(&cfg);
+    ckpt_meta_set_seed(&meta, 42);
+    char *path = ckpt_write(dir, &b, &meta, 0);
+    snprintf(g_ml_path, sizeof g_ml_path, "%s", path);
+
+    ModelLoadOptions o = {NULL, 0, TASK_DIFFUSION, NULL, 0};
+    LoadedModel m;
+    model_load(&m, dir, &o); /* a run folder: its newest checkpoint */
+    char word[64];
+    model_load_weights_word(&m, word, sizeof word);
+    check(m.step == 7 && m.n_params == np && m.ema_rate == 0.9 && m.weights[0] == 2 && m.path[0] == '/' &&
+              !strcmp(word, "ema:0.9"),
+          "model_load default: the first rate of train.ema (%s, step %lld, %zu params)", word, (long long)m.step,
+          m.n_params);
+    model_load_free(&m);
+    o.ema_rate = 0.99;
+    model_load(&m, path, &o);
+    check(m.ema_rate == 0.99 && m.weights[np - 1] == 3, "model_load: the EMA rate asked for");
+    model_load_free(&m);
+    o.weights = "raw";
+    o.ema_rate = 0;
+    model_load(&m, path, &o);
+    model_load_weights_word(&m, word, sizeof word);
+    check(m.ema_rate < 0 && m.weights[0] == 1 && !strcmp(word, "raw"), "model_load raw: /model (%s)", word);
+    model_load_free(&m);
+    ModelLoadOptions bad_rate = {"ema", 0.5, TASK_DIFFUSION, NULL, 0};
+    expect_death("model_load: a rate the file does not have", child_model_load, &bad_rate,
+                 "has no EMA weights at rate 0.5 (it has: 0.9, 0.99)");
+    ModelLoadOptions bad_task = {NULL, 0, TASK_CLASSIFIER, NULL, 1};
+    expect_death("model_load: a diffusion checkpoint where a classifier is needed", child_model_load, &bad_task,
+                 "is a checkpoint of a diffusion model");
+    CkptMeta back;
+    memset(&back, 0, sizeof back);
+    ckpt_read_meta(path, &back);
+    int64_t seed = 0;
+    const int has_seed = ckpt_meta_seed(&back, &seed);
+    check(has_seed && seed == 42, "the 'rng' attribute holds the seed (%lld)", (long long)seed);
+    ckpt_meta_free(&back);
+    free(meta.config_text);
+    free(path);
+    free(model);
+    free(e1);
+    free(e2);
+    unet_free(probe);
+}
+
 int main(void)
 {
     h5_quiet();
@@ -599,6 +689,7 @@ int main(void)
     test_validate();
     test_text_roundtrip();
     test_ckpt();
+    test_model_load();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd) != 0) printf("(could not remove %s)\n", g_dir);

@@ -483,8 +483,8 @@ static void test_fsio_json(void)
     strbuf_join(&b, v, 3, "+");
     check(b.n == 405 && !strcmp(b.s + 400, "a+b+c"), "strbuf grows and joins");
     strbuf_free(&b);
-    char *sp = str_printf("%s-%03d", "x", 7);
-    check(!strcmp(sp, "x-007"), "str_printf");
+    char *sp = strbuf_printf("%s-%03d", "x", 7);
+    check(!strcmp(sp, "x-007"), "strbuf_printf");
     free(sp);
 
     /* pixels: the exact mapping samples are written with */
