@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/masks.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "io/png.h"
@@ -86,6 +87,33 @@ static void source_noise(ImportSource *s, const char *spec, size_t limit)
     for (size_t i = 0; i < total; i++) s->idx.images[i] = (uint8_t)(rng_u32(&r) >> 24);
     s->source = xmalloc(96);
     snprintf(s->source, 96, "uniform noise, %lld images %dx%dx%d (Philox seed 0)", n, c, h, w);
+}
+
+/* mask:KIND,N[,CxHxW]: N inpainting masks (core/masks.h: centre, half, strokes; 255 =
+ * known, 0 = to fill), mask i the same every time (strokes: Philox seed 0, stream i) */
+static void source_mask(ImportSource *s, const char *spec, size_t limit)
+{
+    char kind[32] = "";
+    long long n = 0;
+    int c = 1, h = 32, w = 32, got = sscanf(spec, "%31[a-z],%lld,%dx%dx%d", kind, &n, &c, &h, &w);
+    const int k = masks_kind(kind);
+    if (k < 0 || (got != 2 && got != 5) || n < 1 || n > 100000000LL)
+        ddm_die("ddm prep: --from mask:%s: expected mask:KIND,N[,CxHxW] with KIND centre, half or "
+                "strokes and N >= 1, e.g. mask:centre,1 or mask:strokes,1000,1x32x32", spec);
+    if ((c != 1 && c != 3) || h < 2 || w < 2 || h > 16384 || w > 16384)
+        ddm_die("ddm prep: --from mask:%s: channels must be 1 or 3 and sizes 2..16384", spec);
+    s->n = limit > 0 && limit < (size_t)n ? limit : (size_t)n;
+    s->c = c;
+    s->h = h;
+    s->w = w;
+    s->idx.n = s->n;
+    s->idx.h = h;
+    s->idx.w = w;
+    const size_t D = (size_t)c * h * w;
+    s->idx.images = xmalloc(s->n * D);
+    for (size_t i = 0; i < s->n; i++) masks_make(s->idx.images + i * D, (MaskKind)k, 0, i, c, h, w);
+    s->source = xmalloc(128);
+    snprintf(s->source, 128, "inpainting masks '%s', %lld of %dx%dx%d (255 = known)", kind, n, c, h, w);
 }
 
 static int is_png_name(const char *name)
@@ -251,10 +279,12 @@ void import_open(ImportSource *s, const char *from, const char *split, size_t li
         free(spec);
     } else if (!strncmp(from, "noise:", 6)) {
         source_noise(s, from + 6, limit);
+    } else if (!strncmp(from, "mask:", 5)) {
+        source_mask(s, from + 5, limit);
     } else if (!strncmp(from, "png-dir:", 8)) {
         source_pngdir(s, from + 8, limit, resize);
     } else {
         ddm_die("ddm prep: --from '%s': unknown source (fashion-mnist, idx:IMAGES[,LABELS], png-dir:DIR, "
-                "noise:N[,CxHxW])", from);
+                "noise:N[,CxHxW], mask:KIND,N[,CxHxW])", from);
     }
 }

@@ -7,6 +7,7 @@
  *                          name); 1 channel when every PNG is gray, else 3
  *   noise:N[,CxHxW]        N images of uniform bytes (Philox seed 0, stream 0: the same
  *                          every time), the ceiling of a metric; no labels
+ *   mask:KIND,N[,CxHxW]    N inpainting masks (core/masks.h), 255 = known; no labels
  * Every function dies naming the file and the problem. */
 #ifndef DDM_IMPORT_H
 #define DDM_IMPORT_H

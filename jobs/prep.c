@@ -33,6 +33,9 @@ static const char DESCRIPTION[] =
     "                         every PNG is gray, else 3 (RGB; alpha dropped)\n"
     "  noise:N[,CxHxW]        N images of uniform random bytes (default 1x32x32; the same\n"
     "                         every time): the ceiling of FID and friends, via ddm eval\n"
+    "  mask:KIND,N[,CxHxW]    N inpainting masks for ddm sample --task repaint --mask (255 =\n"
+    "                         known, 0 = to fill): centre (the centre square), half (the\n"
+    "                         right half) or strokes (4 random strokes, the same every time)\n"
     "Each image is resized first (--resize), then padded (--pad). Runs on one process\n"
     "(rank 0); the output appears only when complete.";
 
@@ -43,7 +46,7 @@ int job_prep(int argc, char **argv)
     int pad = 0, resize = 0;
     long limit = 0;
     const CliOpt opts[] = {
-        {"from", CLI_STR, &from, "SRC", "what to import: fashion-mnist, idx:IMAGES[,LABELS], png-dir:DIR, noise:N[,CxHxW]", 1},
+        {"from", CLI_STR, &from, "SRC", "what to import: fashion-mnist, idx:IMAGES[,LABELS], png-dir:DIR, noise:N[,CxHxW], mask:KIND,N[,CxHxW]", 1},
         {"out", CLI_STR, &out, "FILE.h5", "the dataset file to write (replaced atomically)", 1},
         {"split", CLI_STR, &split, "train|test", "fashion-mnist split: train (60000) or test (10000); default train", 0},
         {"pad", CLI_INT, &pad, "N", "zero pixels added on each side, e.g. 28->32 with 2; default 0", 0},
@@ -60,10 +63,10 @@ int job_prep(int argc, char **argv)
         ddm_die("ddm prep: --split must be train or test, not '%s'", split);
     int is_fm = strcmp(from, "fashion-mnist") == 0;
     int is_idx = strncmp(from, "idx:", 4) == 0, is_png = strncmp(from, "png-dir:", 8) == 0;
-    int is_noise = strncmp(from, "noise:", 6) == 0;
+    int is_noise = strncmp(from, "noise:", 6) == 0 || strncmp(from, "mask:", 5) == 0;
     if (!is_fm && !is_idx && !is_png && !is_noise)
         ddm_die("ddm prep: --from '%s': unknown source (fashion-mnist, idx:IMAGES[,LABELS], "
-                "png-dir:DIR, noise:N[,CxHxW])",
+                "png-dir:DIR, noise:N[,CxHxW], mask:KIND,N[,CxHxW])",
                 from);
     for (int i = 1; i < argc; i++)
         if (!is_fm && (strcmp(argv[i], "--split") == 0 || strncmp(argv[i], "--split=", 8) == 0))

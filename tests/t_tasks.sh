@@ -17,11 +17,20 @@ def write(path, imgs):
         f.attrs["source"] = "test masks"
         f.create_dataset("images", data=imgs.astype(np.uint8))
 m = np.full((1, 1, 32, 32), 255, np.uint8); m[:, :, 8:24, 8:24] = 0
-write("centre.h5", m)
 write("centre16.h5", m[:, :, :16, :16])
 bad = m.copy(); bad[0, 0, 0, 0] = 7
 write("gray.h5", bad)
 PY
+check "prep mask:centre,1 (255 known, the centre 16x16 to fill)" $DDM prep --from mask:centre,1 --out centre.h5
+check "prep mask:strokes,3: three different masks, 0/255 only" bash -c "$DDM prep --from mask:strokes,3 --out strokes.h5 >/dev/null && \"$PYTHON\" -c \"
+import h5py, numpy as np
+m = h5py.File('strokes.h5','r')['images'][()]; assert set(np.unique(m)) <= {0, 255} and (m == 0).any()
+assert (m[0] != m[1]).any() and (m[1] != m[2]).any()\""
+check "the centre mask is the centre square" "$PYTHON" -c "
+import h5py, numpy as np
+m = h5py.File('centre.h5','r')['images'][()]; w = np.full((1, 1, 32, 32), 255, np.uint8); w[:, :, 8:24, 8:24] = 0
+assert (m == w).all()"
+check_fails "prep mask of an unknown kind" "expected mask:KIND,N" $DDM prep --from mask:circle,1 --out nope.h5
 S() { $DDM sample --ckpt "$G/vp.h5" --seeds 0-1 --steps 10 --progress-every 0 "$@"; }
 S2() { mpirun2 2 $DDM sample --ckpt "$G/vp.h5" --seeds 0-1 --steps 10 --progress-every 0 "$@"; }
 check "sdedit t0 0.5, 12 inputs x 2 seeds, 1 rank, batch 64" S --out sd1.h5 --task sdedit --t0 0.5 --input in.h5 --class input
