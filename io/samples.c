@@ -284,6 +284,14 @@ int64_t samples_group_open(SamplesGroup *g, SamplesFile *sf, const char *name,
         g->labels = open_dset(g->group, sf->path, name, "labels");
         g->done = open_dset(g->group, sf->path, name, "done");
         check_group(g, set, seeds);
+        if (set->input_file) { /* a task's rows: the same input file */
+            char *was = NULL;
+            if (H5Aexists(g->group, "input") > 0) h5_attr_get_str(g->group, "input", &was);
+            if (!was || strcmp(was, set->input_file))
+                ddm_die("%s: group %s was made from inputs %s, this run uses %s; use another --out",
+                        sf->path, name, was ? was : "(none)", set->input_file);
+            free(was);
+        }
         uint8_t *done = xmalloc((size_t)n);
         H5OK(H5Dread(g->done, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, sf->dxpl, done));
         rows = xmalloc((size_t)n * sizeof *rows);
@@ -319,6 +327,14 @@ int64_t samples_group_open(SamplesGroup *g, SamplesFile *sf, const char *name,
         for (int64_t i = 0; i < n; i++) rows[i] = i;
         write_rows(g->seeds, H5T_NATIVE_INT64, sf->dxpl, rows, sf->is_root ? (size_t)n : 0, seeds,
                    1);
+        if (set->inputs) { /* which input row each sample is made from */
+            h5_attr_set_str(g->group, "input", set->input_file ? set->input_file : "");
+            const int64_t minus1 = -1;
+            hid_t in = make_dset(g->group, sf->path, "inputs", H5T_STD_I64LE, 1, dims, &chunk1, &minus1);
+            write_rows(in, H5T_NATIVE_INT64, sf->dxpl, rows, sf->is_root ? (size_t)n : 0,
+                       set->inputs, 1);
+            H5OK(H5Dclose(in));
+        }
         H5OK(H5Fflush(sf->file, H5F_SCOPE_GLOBAL));
         ntodo = n;
     }

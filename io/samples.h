@@ -36,6 +36,10 @@ typedef struct {
     int class_label;      /* -1 = none */
     int nfe;              /* network evaluations per image: informational, not compared */
     const char *settings; /* every other setting, "key=value" words; NULL = none */
+    /* a task's rows: the input row each sample was made from (n, the `inputs` dataset) and
+     * the input file (the group's `input` attribute); NULL = plain generation */
+    const int64_t *inputs;
+    const char *input_file;
 } SamplesSetting;
 
 typedef struct {

@@ -167,6 +167,14 @@ static int64_t merge_group(SamplesFile *sf, const Input *in, int n, const char *
                            int64_t *n_rows)
 {
     SamplesGroupInfo *info = xcalloc((size_t)n, sizeof *info);
+    for (int i = 0; i < n; i++) {
+        char where[512];
+        snprintf(where, sizeof where, "%s/inputs", group);
+        if (H5Lexists(in[i].f, group, H5P_DEFAULT) > 0 && H5Lexists(in[i].f, where, H5P_DEFAULT) > 0)
+            ddm_die("%s: group %s holds a task's outputs (rows are inputs x seeds): merging those "
+                    "is not supported yet; split a job array by --input files instead", in[i].path,
+                    group);
+    }
     check_group(in, n, group, info);
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += info[i].n;
@@ -193,7 +201,7 @@ static int64_t merge_group(SamplesFile *sf, const Input *in, int n, const char *
     free(all);
 
     SamplesSetting set = {info[0].sampler, info[0].steps, info[0].eta, info[0].guidance,
-                          info[0].class_label, info[0].nfe, info[0].settings};
+                          info[0].class_label, info[0].nfe, info[0].settings, NULL, NULL};
     SamplesGroup g;
     samples_group_open(&g, sf, group, &set, seeds, total, info[0].c, info[0].h, info[0].w, NULL);
     const size_t D = (size_t)info[0].c * info[0].h * info[0].w;

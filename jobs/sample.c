@@ -74,6 +74,7 @@ typedef struct {
     int64_t *seeds, n_seeds, total_rows, total_todo;
     int64_t *row_seeds, *row_input, n_rows; /* a row's seed and task input (-1: none) */
     TaskInputFiles inputs;
+    char *input_abs;   /* --input, absolute */
     SampleSetting *st;
     SamplesGroup *g;
     int64_t **todo, *ntodo;
@@ -225,6 +226,7 @@ static void job_inputs(SampleJob *j)
         free(msk);
     }
     dist_check(rc == 0, "%s", err);
+    if (a->input) j->input_abs = fsio_abs_path(a->input);
     const int64_t ni = a->input ? j->inputs.n : 1;
     if (ni > SAMPLE_MAX_SEEDS / j->n_seeds)
         ddm_die("%lld inputs x %lld seeds: more than %lld images", (long long)ni,
@@ -352,6 +354,10 @@ static void job_open(SampleJob *j)
     j->pend = xcalloc((size_t)j->ns, sizeof *j->pend);
     j->total_rows = j->n_rows * j->ns;
     for (int i = 0; i < j->ns; i++) {
+        if (j->a.input) {
+            j->st[i].set.inputs = j->row_input;
+            j->st[i].set.input_file = j->input_abs;
+        }
         j->ntodo[i] = samples_group_open(&j->g[i], &j->sf, j->st[i].name, &j->st[i].set,
                                          j->row_seeds, j->n_rows, C, S, S, &j->todo[i]);
         j->total_todo += j->ntodo[i];
@@ -569,6 +575,7 @@ int job_sample(int argc, char **argv)
     free(j.todo); free(j.ntodo); free(j.pend); free(j.g); free(j.st); free(j.seeds);
     free(j.row_seeds); free(j.row_input);
     task_inputs_free(&j.inputs);
+    free(j.input_abs);
     for (int i = 0; i < 3 * g_nrows + 2; i++) free(owned[i]);
     free(owned);
     free(opts);

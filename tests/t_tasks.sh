@@ -41,7 +41,8 @@ import h5py, numpy as np
 f = h5py.File('sd1.h5', 'r'); g = f['sdedit-ddim-10-eta0']; d = h5py.File('in.h5', 'r')
 assert g['images'].shape == (24, 1, 32, 32) and list(g['seeds'][:4]) == [0, 1, 0, 1]
 assert (g['labels'][()] == np.repeat(d['labels'][()], 2)).all()
-assert b'task=sdedit t0=0.5' in g.attrs['settings'], g.attrs['settings']"
+assert b'task=sdedit t0=0.5' in g.attrs['settings'], g.attrs['settings']
+assert list(g['inputs'][:6]) == [0, 0, 1, 1, 2, 2] and g.attrs['input'].decode().endswith('/in.h5')"
 S --out lo.h5 --task sdedit --t0 0.2 --input in.h5 >/dev/null 2>&1
 S --out hi.h5 --task sdedit --t0 0.8 --input in.h5 >/dev/null 2>&1
 check "sdedit: closer to the guide at t0 0.2 than at 0.8" "$PYTHON" -c "
@@ -74,6 +75,8 @@ for _ in $(seq 300); do grep -q '^images [1-9]' kill.out && break; sleep 0.05; d
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 check "killed sdedit run resumes to the same bytes" bash -c "$DDM sample --ckpt $G/vp.h5 --seeds 0-1 --steps 10 --out k.h5 --task sdedit --t0 0.5 --input in.h5 --class input --batch 4 --items-per-rank 1 >/dev/null && cmp k.h5 sd1.h5"
 bad() { local what=$1 pat=$2; shift 2; rm -f bad.h5; check_fails "$what" "$pat" "$@"; [ -e bad.h5 ] && fail "$what: left bad.h5 behind"; }
+check_fails "resuming with other inputs is refused" "was made from inputs .*in.h5, this run uses .*in2.h5" \
+    bash -c "cp in.h5 in2.h5 && $DDM sample --ckpt $G/vp.h5 --seeds 0-1 --steps 10 --out sd1.h5 --task sdedit --t0 0.5 --input in2.h5 --class input"
 bad "t0 outside (0, 1]" "t0" S --out bad.h5 --task sdedit --t0 1.5 --input in.h5
 bad "t0 = 0" "t0" S --out bad.h5 --task sdedit --t0 0 --input in.h5
 bad "unknown task" "unknown task 'inpaint'; one of sdedit, repaint, ilvr" S --out bad.h5 --task inpaint --input in.h5

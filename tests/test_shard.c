@@ -282,7 +282,7 @@ static int samples(int argc, char **argv)
                               0,
                               grp ? 3 : -1,
                               steps,
-                              grp ? "clip=1" : "skip=uniform clip=1"};
+                              grp ? "clip=1" : "skip=uniform clip=1", NULL, NULL};
         if (!grp && settings0) set.settings = settings0;
         char name[64];
         samples_group_name(name, sizeof name, &set);
