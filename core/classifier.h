@@ -1,7 +1,8 @@
 /* A small CNN classifier for gray (or C-channel) S x S images, NCHW float32: the feature
  * extractor of `ddm eval` (its penultimate activations feed FID/KID/precision/recall,
- * its class probabilities the Inception Score), and the classifier of classifier
- * guidance.
+ * its class probabilities the Inception Score) and of its class match. It sees clean
+ * images only (no time input), so it cannot serve classifier guidance, which needs
+ * p(y | x_t, t) on noisy images (a noise-aware classifier: issue "classifier guidance").
  *
  *   conv1 3x3 C->ch        -> norm1 GN -> SiLU       (S x S)
  *   conv2 3x3/2 ch->2ch    -> norm2 GN -> SiLU       (S2 = (S-1)/2+1)
