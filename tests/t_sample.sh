@@ -156,6 +156,10 @@ bad "ddim on a ve model" "sampler 'ddim' needs process vp" $DDM sample --ckpt ve
 bad "seeds end before start" "\-\-seeds 5-3: end before start" S --out bad.h5 --seeds 5-3
 bad "seeds garbage" "\-\-seeds 1-x: bad range" S --out bad.h5 --seeds 1-x
 bad "overlapping seed ranges" "seed 3 is in two ranges" S --out bad.h5 --seeds 0-5,3-9
+bad "a seed beyond 2^63-1" "'9999999999999999999' is out of range" S --out bad.h5 --seeds 9999999999999999999
+bad "a range of 2^63 seeds" "more than 100000000 seeds" S --out bad.h5 --seeds 0-9223372036854775807
+bad "2 ranks: the largest seeds, a range too long, ends without a hang" "more than 100000000 seeds" S2 --out bad.h5 --seeds 9223372036854775806-9223372036854775807,0-99999999
+check "the largest seed, 9223372036854775807, is one seed" bash -c "$DDM sample --ckpt vp --out big.h5 --seeds 9223372036854775806-9223372036854775807 --steps 2 >/dev/null && \"$PYTHON\" -c \"import h5py; g=h5py.File('big.h5','r')['ddim-2-eta0']; assert list(g['seeds'][()])==[9223372036854775806, 9223372036854775807] and g['done'][()].all()\""
 bad "guidance on an unconditional model" "the model is unconditional" $DDM sample --ckpt ve --out bad.h5 --seeds 0-3 --guidance 3
 bad "guidance without a class" "needs a class to guide toward" S --out bad.h5 --seeds 0-3 --guidance 3
 bad "class out of range" "class 10 out of range: the model has classes 0..9" S --out bad.h5 --seeds 0-3 --class 10
