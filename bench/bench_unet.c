@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blascore.h"
 #include "core/common.h"
 #include "core/optim.h"
 #include "core/unet.h"
@@ -43,6 +44,7 @@ static void print_timing(const UNet *net, int reps)
 
 int main(int argc, char **argv)
 {
+    blascore_pin(argv); /* the kernels bin/ddm runs with */
     if (argc < 2) {
         fprintf(stderr, "usage: bench_unet train|sample|sgemm [--batch B] [--reps R] [--threads T] [--n N]\n");
         return 2;

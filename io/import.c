@@ -60,6 +60,18 @@ static void source_fmnist(ImportSource *s, const char *split, size_t limit)
     snprintf(s->source, n, "fashion-mnist %s split (%s)", split, im);
 }
 
+/* a generated source's size: n images of c x h x w, the first limit of them (limit > 0) */
+static void generated_shape(ImportSource *s, size_t n, int c, int h, int w, size_t limit)
+{
+    s->n = limit > 0 && limit < n ? limit : n;
+    s->c = c;
+    s->h = h;
+    s->w = w;
+    s->idx.n = s->n;
+    s->idx.h = h;
+    s->idx.w = w;
+}
+
 /* noise:N[,CxHxW]: N images of uniform bytes (Philox seed 0, stream 0: the same file
  * every time), the ceiling of a metric; no labels */
 static void source_noise(ImportSource *s, const char *spec, size_t limit)
@@ -73,13 +85,7 @@ static void source_noise(ImportSource *s, const char *spec, size_t limit)
         ddm_die("ddm prep: --from noise:%s: expected noise:N[,CxHxW] with N >= 1, e.g. noise:10000,1x32x32", spec);
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > 16384 || w > 16384)
         ddm_die("ddm prep: --from noise:%s: channels must be 1 or 3 and sizes 1..16384", spec);
-    s->n = limit > 0 && limit < (size_t)n ? limit : (size_t)n;
-    s->c = c;
-    s->h = h;
-    s->w = w;
-    s->idx.n = s->n;
-    s->idx.h = h;
-    s->idx.w = w;
+    generated_shape(s, (size_t)n, c, h, w, limit);
     const size_t total = s->n * (size_t)c * h * w;
     s->idx.images = xmalloc(total);
     Rng r;
@@ -102,13 +108,7 @@ static void source_mask(ImportSource *s, const char *spec, size_t limit)
                 "strokes and N >= 1, e.g. mask:centre,1 or mask:strokes,1000,1x32x32", spec);
     if ((c != 1 && c != 3) || h < 2 || w < 2 || h > 16384 || w > 16384)
         ddm_die("ddm prep: --from mask:%s: channels must be 1 or 3 and sizes 2..16384", spec);
-    s->n = limit > 0 && limit < (size_t)n ? limit : (size_t)n;
-    s->c = c;
-    s->h = h;
-    s->w = w;
-    s->idx.n = s->n;
-    s->idx.h = h;
-    s->idx.w = w;
+    generated_shape(s, (size_t)n, c, h, w, limit);
     const size_t D = (size_t)c * h * w;
     s->idx.images = xmalloc(s->n * D);
     for (size_t i = 0; i < s->n; i++) masks_make(s->idx.images + i * D, (MaskKind)k, 0, i, c, h, w);

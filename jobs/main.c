@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/blascore.h"
 #include "core/common.h"
 #include "jobs/jobs.h"
 
@@ -33,6 +34,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    blascore_pin(argv); /* may start this program again with OPENBLAS_CORETYPE set */
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("ddm %s\n", DDM_VERSION);
+        printf("ddm %s (OpenBLAS kernels: %s)\n", DDM_VERSION, blascore_name());
         return 0;
     }
     for (const Job *j = JOBS; j->name; j++)
