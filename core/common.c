@@ -158,3 +158,12 @@ size_t ddm_peak_rss(void)
     fclose(f);
     return kb * 1024;
 }
+
+void ddm_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

@@ -15,6 +15,9 @@ _Noreturn void ddm_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 _Noreturn void ddm_die_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ddm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A returned error: the message into err (errlen bytes) when err is not NULL. */
+void ddm_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* hook(code) must not return; it is called after the message is printed */
 void ddm_set_fatal_hook(void (*hook)(int code));
 /* hook run before the process dies (e.g. to delete a half-written output file) */

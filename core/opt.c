@@ -16,17 +16,6 @@
 
 #define HELP_COLUMN 26 /* width of "--name META" in help lines (what jobs/cli.c printed) */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 void opt_multi_free(OptMulti *m)
 {
     free(m->v);
@@ -149,12 +138,12 @@ static int check_range(const OptSpec *o, double v, const char *what, char *err, 
     char lim[40];
     if (v < o->min) {
         fmt_double(lim, sizeof lim, o->min);
-        set_err(err, errlen, "%s: must be >= %s", what, lim);
+        ddm_set_err(err, errlen, "%s: must be >= %s", what, lim);
         return -1;
     }
     if (v > o->max) {
         fmt_double(lim, sizeof lim, o->max);
-        set_err(err, errlen, "%s: must be <= %s", what, lim);
+        ddm_set_err(err, errlen, "%s: must be <= %s", what, lim);
         return -1;
     }
     return 0;
@@ -171,7 +160,7 @@ static char *trim(char *s)
 static int bad_value(const OptSpec *o, const char *text, char *err, size_t errlen)
 {
     char wb[160];
-    set_err(err, errlen, "bad value '%s' for %s: want %s", text, o->name, opt_want(o, wb, sizeof wb));
+    ddm_set_err(err, errlen, "bad value '%s' for %s: want %s", text, o->name, opt_want(o, wb, sizeof wb));
     return -1;
 }
 
@@ -191,7 +180,7 @@ static int set_list(const OptSpec *o, void *base, const char *text, char *err, s
         char *item = trim(p);
         p = comma ? comma + 1 : NULL;
         if (n >= cap) {
-            set_err(err, errlen, "bad value '%s' for %s: at most %d entries", text, o->name, cap);
+            ddm_set_err(err, errlen, "bad value '%s' for %s: at most %d entries", text, o->name, cap);
             rc = -1;
             break;
         }
@@ -287,7 +276,7 @@ int opt_set(const OptSpec *o, void *base, const char *text, char *err, size_t er
         return 0;
     }
     }
-    set_err(err, errlen, "%s: option type %d unknown", o->name, (int)o->type);
+    ddm_set_err(err, errlen, "%s: option type %d unknown", o->name, (int)o->type);
     return -1;
 }
 

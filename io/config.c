@@ -84,17 +84,6 @@ static const char *SECTIONS[] = {"model", "diffusion", "train"};
 int config_num_keys(void) { return NKEYS; }
 const CfgKey *config_key(int i) { return i >= 0 && i < NKEYS ? &KEYS[i] : NULL; }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int section_known(const char *s)
 {
     for (int i = 0; i < NSECTIONS; i++)
@@ -142,7 +131,7 @@ static int key_set(DdmConfig *cfg, const CfgKey *k, const char *value, const cha
 {
     if (opt_set(k, cfg, value, NULL, 0) == 0) return 0;
     char tb[128];
-    set_err(err, errlen, "%s: bad value '%s' for %s.%s (%s)", context, value, k->section, k->name,
+    ddm_set_err(err, errlen, "%s: bad value '%s' for %s.%s (%s)", context, value, k->section, k->name,
             key_want(k, tb, sizeof tb));
     return -1;
 }
@@ -167,15 +156,15 @@ static void ini_error(const IniFile *ini, const char *name, char *err, size_t er
 {
     switch (ini->err_kind) {
     case INI_ERR_SYNTAX:
-        set_err(err, errlen, "%s:%d: expected 'key = value' or '[section]', got '%s'", name,
+        ddm_set_err(err, errlen, "%s:%d: expected 'key = value' or '[section]', got '%s'", name,
                 ini->err_line, ini->err_text);
         break;
     case INI_ERR_HEADER:
-        set_err(err, errlen, "%s:%d: bad section line '%s' (expected [name])", name,
+        ddm_set_err(err, errlen, "%s:%d: bad section line '%s' (expected [name])", name,
                 ini->err_line, ini->err_text);
         break;
     case INI_ERR_ORPHAN:
-        set_err(err, errlen, "%s:%d: key '%s' before any [section]", name, ini->err_line,
+        ddm_set_err(err, errlen, "%s:%d: key '%s' before any [section]", name, ini->err_line,
                 ini->err_key);
         break;
     default:
@@ -190,7 +179,7 @@ static int config_apply(DdmConfig *cfg, const IniFile *ini, char *err, size_t er
     for (int s = 0; s < ini->n; s++) {
         const IniSection *sec = &ini->sec[s];
         if (!section_known(sec->name)) {
-            set_err(err, errlen, "%s: unknown section [%s] (sections: [model] [diffusion] [train])",
+            ddm_set_err(err, errlen, "%s: unknown section [%s] (sections: [model] [diffusion] [train])",
                     sec->where, sec->name);
             return -1;
         }
@@ -200,10 +189,10 @@ static int config_apply(DdmConfig *cfg, const IniFile *ini, char *err, size_t er
             if (!k) {
                 const CfgKey *other = opt_find(KEYS, NKEYS, NULL, e->key);
                 if (other)
-                    set_err(err, errlen, "%s: unknown key '%s' in [%s] (it belongs in [%s])",
+                    ddm_set_err(err, errlen, "%s: unknown key '%s' in [%s] (it belongs in [%s])",
                             e->where, e->key, sec->name, other->section);
                 else
-                    set_err(err, errlen, "%s: unknown key '%s' in [%s]", e->where, e->key,
+                    ddm_set_err(err, errlen, "%s: unknown key '%s' in [%s]", e->where, e->key,
                             sec->name);
                 return -1;
             }
@@ -256,7 +245,7 @@ int config_set(DdmConfig *cfg, const char *assignment, char *err, size_t errlen)
     char *a = xstrdup(assignment);
     char *eq = strchr(a, '=');
     if (!eq) {
-        set_err(err, errlen, "--set %s: expected section.key=value", assignment);
+        ddm_set_err(err, errlen, "--set %s: expected section.key=value", assignment);
         goto out;
     }
     *eq = '\0';
@@ -266,19 +255,19 @@ int config_set(DdmConfig *cfg, const char *assignment, char *err, size_t errlen)
         char sec[64];
         snprintf(sec, sizeof sec, "%.*s", (int)(dot - name), name);
         if (!section_known(sec)) {
-            set_err(err, errlen,
+            ddm_set_err(err, errlen,
                     "--set %s: unknown section [%s] (sections: model, diffusion, train)",
                     assignment, sec);
             goto out;
         }
         if (!opt_find(KEYS, NKEYS, sec, dot + 1)) {
-            set_err(err, errlen, "--set %s: unknown key '%s' in [%s]", assignment, dot + 1, sec);
+            ddm_set_err(err, errlen, "--set %s: unknown key '%s' in [%s]", assignment, dot + 1, sec);
             goto out;
         }
     }
     const CfgKey *k = config_find_key(name);
     if (!k) {
-        set_err(err, errlen, "--set %s: unknown key '%s'", assignment, name);
+        ddm_set_err(err, errlen, "--set %s: unknown key '%s'", assignment, name);
         goto out;
     }
     char context[300];
