@@ -105,6 +105,15 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
             continue;
         }
         if (i < nbase && name && !known) continue; /* another sampler's (or task's) default */
+        const TaskDef *owner = NULL; /* an option of a task this setting does not run */
+        for (int t = 0; !known && !owner && t < task_count(); t++)
+            if (opt_find(task_def(t)->opts, -1, NULL, kv[i].key)) owner = task_def(t);
+        if (owner) {
+            snprintf(err, errlen, "%s: '%s' is an option of task %s; this setting %s%s", kv[i].where,
+                     kv[i].key, owner->name, st->has_task ? "runs task " : "runs no task (--task)",
+                     st->has_task ? st->tc.def->name : "");
+            return -1;
+        }
         if (sampler_config_set(&st->sc, kv[i].key, kv[i].value, e, sizeof e)) {
             if (name && i >= nbase) snprintf(err, errlen, "%s [%s]: %s", kv[i].where, name, e);
             else snprintf(err, errlen, "%s: %s", kv[i].where, e);

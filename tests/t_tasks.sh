@@ -86,6 +86,7 @@ bad "--input without a task" "goes with --task" S --out bad.h5 --input in.h5
 bad "inputs of another size" "small.h5: images are 1x20x20, the model makes 1x32x32" S --out bad.h5 --task sdedit --input small.h5
 bad "a mask of another size" "centre16.h5: masks are 1x16x16, the model makes 1x32x32" S --out bad.h5 --task repaint --jump-length 2 --input in.h5 --mask centre16.h5
 bad "a mask that is not 0/255" "gray.h5: pixel values must be 0 \(fill\) or 255 \(known\)" S --out bad.h5 --task repaint --jump-length 2 --input in.h5 --mask gray.h5
-bad "an option of another task" "unknown sampler option 'factor'" S --out bad.h5 --task sdedit --factor 4 --input in.h5
+bad "an option of another task" "'factor' is an option of task ilvr; this setting runs task sdedit" S --out bad.h5 --task sdedit --factor 4 --input in.h5
+bad "a task option without a task" "'t0' is an option of task sdedit; this setting runs no task" S --out bad.h5 --t0 0.5
 bad "ilvr factor that does not divide the image" "in.h5: .*factor" S --out bad.h5 --task ilvr --factor 5 --input in.h5
 summary

@@ -54,48 +54,12 @@ static Gmm gmm_single(void)
     return g;
 }
 
-static void sched_vp(Schedule *s, SchedPred pred)
-{
-    SchedConfig c;
-    sched_config_default(&c);
-    c.prediction = pred;
-    sched_init(s, &c);
-}
-
 static void sched_vp_cosine(Schedule *s)
 {
     SchedConfig c;
     sched_config_default(&c);
     c.schedule = SCHED_COSINE;
     sched_init(s, &c);
-}
-
-static void sched_ve(Schedule *s)
-{
-    SchedConfig c;
-    sched_config_default(&c);
-    c.process = PROC_VE;
-    c.sigma_min = 0.01;
-    c.sigma_max = 10;
-    c.num_scales = 10;
-    sched_init(s, &c);
-}
-
-/* "key=value,key=value" into a config. The mixtures here reach beyond [-1,1], so the
- * image default clip = 1 of ddpm and ddim is turned off first. */
-static void config(SamplerConfig *sc, const char *name, const char *opts)
-{
-    char err[256], buf[256];
-    if (sampler_config_init(sc, name, err, sizeof err)) ddm_die("%s", err);
-    if (opt_find(sc->def->opts, -1, NULL, "clip")) sc->clip = 0;
-    if (!opts) return;
-    snprintf(buf, sizeof buf, "%s", opts);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        DDM_ASSERT(eq, "bad option %s", tok);
-        *eq = 0;
-        if (sampler_config_set(sc, tok, eq + 1, err, sizeof err)) ddm_die("%s", err);
-    }
 }
 
 /* run nsamples samples with seeds seed0.. in batches of `batch`; returns (nsamples, D) */
@@ -199,41 +163,41 @@ static void test_config(void)
     check(rc == -1 && !strcmp(err, "unknown sampler 'euler'; one of ddpm, ddim, langevin, pc, ode, dpmpp2m, unipc"),
           "unknown sampler: '%s'", err);
     Schedule vp, ve;
-    sched_vp(&vp, PRED_EPS);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     const char *names[] = {"ddpm", "ddim", "langevin", "pc", "ode", "dpmpp2m"};
     const int fit_vp[] = {1, 1, 0, 1, 1, 1}, fit_ve[] = {0, 0, 1, 1, 1, 1};
     int ok = 1;
     for (int i = 0; i < 6; i++) {
-        config(&sc, names[i], NULL);
+        test_sampler_config(&sc, names[i], NULL);
         ok &= (sampler_config_check(&sc, &vp, err, sizeof err) == 0) == fit_vp[i];
         ok &= (sampler_config_check(&sc, &ve, err, sizeof err) == 0) == fit_ve[i];
     }
     check(ok, "process fit: ddpm/ddim vp only, langevin ve only, pc/ode/dpmpp2m both");
-    config(&sc, "langevin", NULL);
+    test_sampler_config(&sc, "langevin", NULL);
     sampler_config_check(&sc, &vp, err, sizeof err);
     check(strstr(err, "needs process ve") != NULL, "langevin on vp: '%s'", err);
-    config(&sc, "ddim", "steps=1001");
+    test_sampler_config(&sc, "ddim", "steps=1001");
     rc = sampler_config_check(&sc, &vp, err, sizeof err);
     check(rc == -1 && strstr(err, "exceed the model's 1000 timesteps"), "ddim steps 1001: '%s'", err);
     rc = sampler_config_set(&sc, "skip", "cubic", err, sizeof err);
     check(rc == -1 && strstr(err, "want uniform or quadratic"), "bad skip: '%s'", err);
     rc = sampler_config_set(&sc, "temperature", "1", err, sizeof err);
     check(rc == -1 && strstr(err, "unknown sampler option 'temperature'"), "unknown option: '%.50s...'", err);
-    config(&sc, "ddim", "steps=20,eta=0.5,skip=quadratic,guidance=1.5");
+    test_sampler_config(&sc, "ddim", "steps=20,eta=0.5,skip=quadratic,guidance=1.5");
     char d[256];
     sampler_config_describe(&sc, &vp, d, sizeof d);
     check(!strcmp(d, "ddim steps=20 eta=0.5 skip=quadratic clip=0 guidance=1.5"), "describe: '%s'", d);
-    config(&sc, "ode", "sigma_max=0.001");
+    test_sampler_config(&sc, "ode", "sigma_max=0.001");
     rc = sampler_config_check(&sc, &vp, err, sizeof err);
     check(rc == -1 && strstr(err, "sigma_max must be 0"), "ode sigma_max below sigma_min: '%s'", err);
     /* defaults */
-    config(&sc, "ddpm", NULL);
+    test_sampler_config(&sc, "ddpm", NULL);
     int s1 = sampler_steps(&sc, &vp);
-    config(&sc, "ode", NULL);
+    test_sampler_config(&sc, "ode", NULL);
     int s2 = sampler_steps(&sc, &vp);
     long long n2 = sampler_nfe(&sc, &vp);
-    config(&sc, "pc", "corrector_steps=2,guidance=1");
+    test_sampler_config(&sc, "pc", "corrector_steps=2,guidance=1");
     long long n3 = sampler_nfe(&sc, &ve);
     check(s1 == 1000 && s2 == 18 && n2 == 35 && n3 == 2 * 10 * 3,
           "defaults: ddpm %d steps, ode %d steps = %lld NFE (EDM: 35), pc M=2 guided on L=10: %lld NFE",
@@ -348,20 +312,20 @@ static void test_hand_runs(void)
     float xT[B], out[B], z[B];
     sampler_draw_normals(xT, seeds, SAMPLER_STREAM_INIT, B, 1);
     Schedule s;
-    sched_vp(&s, PRED_EPS);
+    test_sched_vp(&s, PRED_EPS);
     float c = 0.3f;
     Denoiser m;
     denoiser_init(&m, const_denoise, &c, &s, 1, 0);
     SamplerConfig sc;
     /* ddim, one step from t = T: x0 = (x_T - sqrt(1-ab_T) c)/sqrt(ab_T) */
-    config(&sc, "ddim", "steps=1");
+    test_sampler_config(&sc, "ddim", "steps=1");
     sampler_run(&sc, &s, &m, out, seeds, NULL, B);
     float want[B];
     for (int i = 0; i < B; i++)
         want[i] = (float)((xT[i] - sqrt(1 - s.alpha_bar[999]) * c) / sqrt(s.alpha_bar[999]));
     check_close("ddim 1 step, constant eps: x0 = (x_T - sqrt(1-ab) eps)/sqrt(ab)", out, want, B, 1e-5, 1e-5);
     /* ddpm on tau = {0, 999}: Alg. 2 with the respaced beta' = 1 - ab_T/ab_1, then t = 1 */
-    config(&sc, "ddpm", "steps=2");
+    test_sampler_config(&sc, "ddpm", "steps=2");
     sampler_run(&sc, &s, &m, out, seeds, NULL, B);
     sampler_draw_normals(z, seeds, 0, B, 1);
     double ab = s.alpha_bar[999], abp = s.alpha_bar[0], bp = 1 - ab / abp;
@@ -375,7 +339,7 @@ static void test_hand_runs(void)
 
     /* ve, one Gaussian N(0.5, 0.3): D(x; sigma) = mu + (x - mu) v/(v + sigma^2) */
     Schedule ve;
-    sched_ve(&ve);
+    test_sched_ve(&ve);
     Gmm g = gmm_single();
     GmmModel gm;
     gmm_model_init(&gm, &g, &ve, 1, 0);
@@ -384,7 +348,7 @@ static void test_hand_runs(void)
 #define DEN(x, sg) (mu + ((x) - mu) * v / (v + (sg) * (sg)))
 #define SCORE(x, sg) (-((x) - mu) / (v + (sg) * (sg)))
     /* Heun, N = 2: sigmas 10, 0.01, 0 */
-    config(&sc, "ode", "steps=2");
+    test_sampler_config(&sc, "ode", "steps=2");
     sampler_run(&sc, &ve, &m, out, seeds, NULL, B);
     for (int i = 0; i < B; i++) {
         double x = 10.0 * xT[i], s0 = 10, s1 = 0.01, hh = s1 - s0;
@@ -394,7 +358,7 @@ static void test_hand_runs(void)
     }
     check_close("ode (Heun) 2 steps on a Gaussian, EDM Alg. 1 by hand", out, want, B, 1e-5, 1e-5);
     /* DPM-Solver++(2M), N = 3 */
-    config(&sc, "dpmpp2m", "steps=3");
+    test_sampler_config(&sc, "dpmpp2m", "steps=3");
     sampler_run(&sc, &ve, &m, out, seeds, NULL, B);
     double sg3[4];
     sampler_karras_sigmas(sg3, 3, 0.01, 10, 7);
@@ -410,7 +374,7 @@ static void test_hand_runs(void)
     }
     check_close("dpmpp2m 3 steps on a Gaussian, Lu et al. Alg. 2 by hand", out, want, B, 1e-5, 1e-4);
     /* annealed Langevin: levels {10, 0.01}, 2 steps each, eps 2e-5, then Tweedie */
-    config(&sc, "langevin", "steps=2,steps_per_level=2,eps=2e-5");
+    test_sampler_config(&sc, "langevin", "steps=2,steps_per_level=2,eps=2e-5");
     sampler_run(&sc, &ve, &m, out, seeds, NULL, B);
     for (int i = 0; i < B; i++) {
         double x = 10.0 * xT[i];
@@ -434,7 +398,7 @@ static void test_hand_runs(void)
         GmmModel g4;
         gmm_model_init(&g4, &g, &ve, D, 0);
         denoiser_init(&m, gmm_denoise, &g4, &ve, D, 0);
-        config(&sc, "pc", "steps=2,snr=0.16");
+        test_sampler_config(&sc, "pc", "steps=2,snr=0.16");
         float o4[B * D], w4[B * D], x0n[B * D];
         sampler_run(&sc, &ve, &m, o4, seeds, NULL, B);
         sampler_draw_normals(x0n, seeds, SAMPLER_STREAM_INIT, B, D);
@@ -485,8 +449,8 @@ static void test_moments(void)
         free(xd);
     }
     Schedule vp, ve, cs;
-    sched_vp(&vp, PRED_EPS);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     sched_vp_cosine(&cs);
     Gmm g1 = gmm_1d(), g2 = gmm_2d();
     struct {
@@ -515,7 +479,7 @@ static void test_moments(void)
     };
     for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
         SamplerConfig sc;
-        config(&sc, runs[r].name, runs[r].opts);
+        test_sampler_config(&sc, runs[r].name, runs[r].opts);
         const Schedule *s = runs[r].ve == 1 ? &ve : runs[r].ve == 2 ? &cs : &vp;
         char what[160];
         double t0 = ddm_now();
@@ -561,7 +525,7 @@ static double ks_1d(const Gmm *g, const float *x, size_t n)
 static void test_ddim_vs_ddpm(void)
 {
     Schedule vp;
-    sched_vp(&vp, PRED_EPS);
+    test_sched_vp(&vp, PRED_EPS);
     Gmm g = gmm_1d();
     const int n = 40000;
     const char *names[] = {"ddim", "ddpm", "ddpm"};
@@ -569,7 +533,7 @@ static void test_ddim_vs_ddpm(void)
     double w1[3], ks[3], we[3];
     for (int i = 0; i < 3; i++) {
         SamplerConfig sc;
-        config(&sc, names[i], opts[i]);
+        test_sampler_config(&sc, names[i], opts[i]);
         float *x = run(&sc, &vp, &g, 1, n, 0, 4000, NULL, 0, NULL);
         w1[i] = w1_1d(&g, x, n);
         ks[i] = ks_1d(&g, x, n);
@@ -590,8 +554,8 @@ static void test_ddim_vs_ddpm(void)
 static void test_identity(void)
 {
     Schedule vp, ve;
-    sched_vp(&vp, PRED_EPS);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     Gmm g = gmm_1d();
     struct { const char *name, *opts; int ve; int cond; } cfgs[] = {
         {"ddpm", "steps=50", 0, 0},      {"ddim", "steps=20,eta=1", 0, 0},
@@ -605,7 +569,7 @@ static void test_identity(void)
     for (int i = 0; i < 16; i++) labels[i] = i % 3; /* 2 = the null label */
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
         SamplerConfig sc;
-        config(&sc, cfgs[c].name, cfgs[c].opts);
+        test_sampler_config(&sc, cfgs[c].name, cfgs[c].opts);
         const Schedule *s = cfgs[c].ve ? &ve : &vp;
         const int *lab = cfgs[c].cond ? labels : NULL;
         float *a = run(&sc, s, &g, D, 16, 0, 16, lab, cfgs[c].cond, NULL);
@@ -639,14 +603,14 @@ static void test_identity(void)
     /* ddim eta=0 is deterministic and ddpm with beta~ is ddim with eta=1 (same streams) */
     {
         SamplerConfig p, q;
-        config(&p, "ddpm", "sigma2=beta_tilde,steps=100");
-        config(&q, "ddim", "eta=1,steps=100");
+        test_sampler_config(&p, "ddpm", "sigma2=beta_tilde,steps=100");
+        test_sampler_config(&q, "ddim", "eta=1,steps=100");
         float *a = run(&p, &vp, &g, 1, 200, 3, 200, NULL, 0, NULL);
         float *b = run(&q, &vp, &g, 1, 200, 3, 200, NULL, 0, NULL);
         check_close("ddpm (beta~, 100 respaced steps) == ddim eta=1, same noise streams", a, b, 200, 1e-4, 1e-4);
         free(a); free(b);
-        config(&p, "ddpm", "sigma2=beta_tilde");
-        config(&q, "ddim", "eta=1,steps=1000");
+        test_sampler_config(&p, "ddpm", "sigma2=beta_tilde");
+        test_sampler_config(&q, "ddim", "eta=1,steps=1000");
         a = run(&p, &vp, &g, 1, 100, 3, 100, NULL, 0, NULL);
         b = run(&q, &vp, &g, 1, 100, 3, 100, NULL, 0, NULL);
         check_close("ddpm (beta~, 1000 steps) == ddim eta=1 1000 steps", a, b, 100, 1e-4, 1e-4);
@@ -655,17 +619,17 @@ static void test_identity(void)
     /* one network, three parameterisations: the samples agree */
     {
         Schedule sx, sv;
-        sched_vp(&sx, PRED_X0);
-        sched_vp(&sv, PRED_V);
+        test_sched_vp(&sx, PRED_X0);
+        test_sched_vp(&sv, PRED_V);
         SamplerConfig q;
-        config(&q, "ddim", "steps=50,eta=0");
+        test_sampler_config(&q, "ddim", "steps=50,eta=0");
         float *a = run(&q, &vp, &g, 1, 300, 9, 300, NULL, 0, NULL);
         float *b = run(&q, &sx, &g, 1, 300, 9, 300, NULL, 0, NULL);
         float *c = run(&q, &sv, &g, 1, 300, 9, 300, NULL, 0, NULL);
         check_close("ddim with an x0-predicting network == with eps", b, a, 300, 2e-3, 1e-3);
         check_close("ddim with a v-predicting network == with eps", c, a, 300, 2e-3, 1e-3);
         free(a); free(b); free(c);
-        config(&q, "dpmpp2m", "steps=15");
+        test_sampler_config(&q, "dpmpp2m", "steps=15");
         a = run(&q, &vp, &g, 1, 300, 9, 300, NULL, 0, NULL);
         c = run(&q, &sv, &g, 1, 300, 9, 300, NULL, 0, NULL);
         check_close("dpmpp2m with a v-predicting network == with eps", c, a, 300, 2e-3, 1e-3);
@@ -676,7 +640,7 @@ static void test_identity(void)
     /* large samples (B*D >= 2^16: the threaded paths of the updates and draws) */
     {
         SamplerConfig q;
-        config(&q, "pc", "steps=10,corrector_steps=1");
+        test_sampler_config(&q, "pc", "steps=10,corrector_steps=1");
         const size_t DL = 4096;
         float *a = run(&q, &vp, &g, DL, 20, 40, 20, NULL, 0, NULL);
         float *b = run(&q, &vp, &g, DL, 20, 40, 7, NULL, 0, NULL);
@@ -692,7 +656,7 @@ static void test_identity(void)
         SamplerConfig q;
         int inside = 1;
         for (int k = 0; k < 2; k++) {
-            config(&q, k ? "ddpm" : "ddim", k ? "steps=50,clip=1" : "steps=20,clip=1");
+            test_sampler_config(&q, k ? "ddpm" : "ddim", k ? "steps=50,clip=1" : "steps=20,clip=1");
             float *a = run(&q, &vp, &g, 1, 200, 0, 200, NULL, 0, NULL);
             for (int i = 0; i < 200; i++) inside &= a[i] >= -1.0f && a[i] <= 1.0f;
             free(a);
@@ -708,8 +672,8 @@ static void test_identity(void)
 static void test_ode_exact(void)
 {
     Schedule vp, ve;
-    sched_vp(&vp, PRED_EPS);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     Gmm g = gmm_single();
     const int n = 64;
     for (int p = 0; p < 2; p++) {
@@ -733,7 +697,7 @@ static void test_ode_exact(void)
                 SamplerConfig sc;
                 char o[64];
                 snprintf(o, sizeof o, "steps=%d", n1[k] * (q ? 4 : 1));
-                config(&sc, names[k], o);
+                test_sampler_config(&sc, names[k], o);
                 float *x = run(&sc, s, &g, 1, n, 500, n, NULL, 0, NULL);
                 err[q] = 0;
                 for (int i = 0; i < n; i++) err[q] = fmax(err[q], fabs(x[i] - ex[i]) / (fabs(ex[i] - 0.5) + 0.1));
@@ -756,7 +720,7 @@ static void test_ode_exact(void)
 static void test_guidance(void)
 {
     Schedule vp;
-    sched_vp(&vp, PRED_EPS);
+    test_sched_vp(&vp, PRED_EPS);
     Gmm g = gmm_1d();
     enum { B = 6 };
     GmmModel gm;
@@ -799,7 +763,7 @@ static void test_guidance(void)
         long long nfe[2];
         for (int gi = 0; gi < 2; gi++) {
             SamplerConfig sc;
-            config(&sc, "ddim", gi ? "steps=50,guidance=3" : "steps=50");
+            test_sampler_config(&sc, "ddim", gi ? "steps=50,guidance=3" : "steps=50");
             float *xs = run(&sc, &vp, &g, 1, n, 0, 100, labels, 1, &nfe[gi]);
             right[gi] = 0;
             mw[gi][0] = mw[gi][1] = 0;
@@ -824,8 +788,8 @@ static void test_guidance(void)
 static void test_nfe(void)
 {
     Schedule vp, ve;
-    sched_vp(&vp, PRED_EPS);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     Gmm g = gmm_1d();
     struct { const char *name, *opts; int ve; } cfgs[] = {
         {"ddpm", "steps=30", 0}, {"ddim", "steps=25", 0}, {"langevin", "steps_per_level=4", 1},
@@ -838,7 +802,7 @@ static void test_nfe(void)
     size_t len = 0;
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
         SamplerConfig sc;
-        config(&sc, cfgs[c].name, cfgs[c].opts);
+        test_sampler_config(&sc, cfgs[c].name, cfgs[c].opts);
         const Schedule *s = cfgs[c].ve ? &ve : &vp;
         long long nfe;
         float *x = run(&sc, s, &g, 1, 4, 0, 4, NULL, 0, &nfe);
@@ -937,8 +901,8 @@ static float *run_task(const SamplerConfig *sc, const Schedule *s, const Gmm *g,
 static void test_tasks(void)
 {
     Schedule vp, ve;
-    sched_vp(&vp, PRED_EPS);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     Gmm g = gmm_1d();
     const size_t D = 4;
     enum { NS = 48 };
@@ -952,7 +916,7 @@ static void test_tasks(void)
     gmm_sample(&g, known, NS * D, 77);
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
         SamplerConfig sc;
-        config(&sc, cfgs[c].name, cfgs[c].opts);
+        test_sampler_config(&sc, cfgs[c].name, cfgs[c].opts);
         const Schedule *s = cfgs[c].ve ? &ve : &vp;
         char desc[200];
         sampler_config_describe(&sc, s, desc, sizeof desc);
@@ -997,7 +961,7 @@ static void test_tasks(void)
      * (no step) returns the input itself */
     {
         SamplerConfig sc;
-        config(&sc, "ddim", "steps=20");
+        test_sampler_config(&sc, "ddim", "steps=20");
         long long nfe;
         float *x = run_task(&sc, &vp, &g, D, NS, NS, known, 12, 0, &nfe, NULL);
         check(nfe == 8, "ddim 20 steps started at level 12 of 20: %lld NFE (8)", nfe);
@@ -1085,7 +1049,7 @@ static void test_unipc(void)
     };
     for (size_t k = 0; k < sizeof ref / sizeof ref[0]; k++) {
         SamplerConfig sc;
-        config(&sc, ref[k].name, ref[k].opts);
+        test_sampler_config(&sc, ref[k].name, ref[k].opts);
         long long n0 = m.nfe;
         sampler_run_task(&sc, &ve, &m, &t, out, seeds, NULL, 4);
         double worst = 0;
@@ -1108,12 +1072,12 @@ static void test_unipc(void)
     for (int i = 0; i < NP; i++) x0[i] *= 80.0f;
     SampleTask ti = {"points", x0, points_init, NULL, 0};
     SamplerConfig sc;
-    config(&sc, "ode", "steps=500");
+    test_sampler_config(&sc, "ode", "steps=500");
     sampler_run_task(&sc, &ve, &m, &ti, xr, sd, NULL, NP);
     double err[2];
     const char *who[2] = {"unipc", "dpmpp2m"};
     for (int k = 0; k < 2; k++) {
-        config(&sc, who[k], "steps=20");
+        test_sampler_config(&sc, who[k], "steps=20");
         sampler_run_task(&sc, &ve, &m, &ti, xa, sd, NULL, NP);
         err[k] = 0;
         for (int i = 0; i < NP; i++) err[k] += fabs(xa[i] - xr[i]) / NP;

@@ -33,55 +33,6 @@ static Gmm gmm_img(void)
     return g;
 }
 
-static void sched_vp(Schedule *s)
-{
-    SchedConfig c;
-    sched_config_default(&c);
-    sched_init(s, &c);
-}
-
-static void sched_ve(Schedule *s)
-{
-    SchedConfig c;
-    sched_config_default(&c);
-    c.process = PROC_VE;
-    c.sigma_min = 0.01;
-    c.sigma_max = 10;
-    c.num_scales = 10;
-    sched_init(s, &c);
-}
-
-/* "key=value,key=value" into a sampler setting; clip off as in tests/test_samplers.c */
-static void sconfig(SamplerConfig *sc, const char *name, const char *opts)
-{
-    char err[256], buf[256];
-    if (sampler_config_init(sc, name, err, sizeof err)) ddm_die("%s", err);
-    if (opt_find(sc->def->opts, -1, NULL, "clip")) sc->clip = 0;
-    if (!opts) return;
-    snprintf(buf, sizeof buf, "%s", opts);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        DDM_ASSERT(eq, "bad option %s", tok);
-        *eq = 0;
-        if (sampler_config_set(sc, tok, eq + 1, err, sizeof err)) ddm_die("%s", err);
-    }
-}
-
-/* the same for a task setting */
-static void tconfig(TaskConfig *tc, const char *name, const char *opts)
-{
-    char err[256], buf[256];
-    if (task_config_init(tc, name, err, sizeof err)) ddm_die("%s", err);
-    if (!opts) return;
-    snprintf(buf, sizeof buf, "%s", opts);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        DDM_ASSERT(eq, "bad option %s", tok);
-        *eq = 0;
-        if (task_config_set(tc, tok, eq + 1, err, sizeof err)) ddm_die("%s", err);
-    }
-}
-
 /* nsamples outputs (nsamples, D) of the task with seeds seed0.., in batches of `batch`;
  * image and mask (nsamples, D) or NULL; *nfe: network evaluations per sample (one batch
  * only) */
@@ -145,7 +96,7 @@ static void test_registry(void)
     float img[2 * D];
     for (int j = 0; j < 2 * D; j++) img[j] = 0.1f * (j % 7);
     TaskInputs in = {img, NULL, C, H, W}, none = {NULL, NULL, C, H, W}, flat = {img, NULL, C, 0, W};
-    tconfig(&tc, "sdedit", NULL);
+    test_task_config(&tc, "sdedit", NULL);
     check(task_check_inputs(&tc, &in, 2, err, sizeof err) == 0, "good inputs pass");
     rc = task_check_inputs(&tc, &none, 2, err, sizeof err);
     check(rc == -1 && !strcmp(err, "task sdedit needs an image per sample"), "sdedit without an image: '%s'", err);
@@ -161,7 +112,7 @@ static void test_sdedit_settings(void)
     char err[512], d[128];
     TaskConfig tc;
     int rc;
-    tconfig(&tc, "sdedit", NULL);
+    test_task_config(&tc, "sdedit", NULL);
     task_config_describe(&tc, d, sizeof d);
     check(tc.t0 == 0.5 && !strcmp(d, "sdedit t0=0.5"), "sdedit default and describe: '%s'", d);
     rc = task_config_set(&tc, "jump_length", "3", err, sizeof err);
@@ -176,24 +127,24 @@ static void test_sdedit_settings(void)
           "help: sdedit, its input, citation and row");
     free(help);
     Schedule vp;
-    sched_vp(&vp);
+    test_sched_vp(&vp, PRED_EPS);
     SamplerConfig sc;
-    sconfig(&sc, "ddim", "steps=20");
+    test_sampler_config(&sc, "ddim", "steps=20");
     const char *t0s[] = {"0", "1.5", "-0.1"};
     int ok = 1;
     for (int i = 0; i < 3; i++) {
-        tconfig(&tc, "sdedit", NULL);
+        test_task_config(&tc, "sdedit", NULL);
         task_config_set(&tc, "t0", t0s[i], err, sizeof err);
         ok &= task_config_check(&tc, &sc, &vp, err, sizeof err) == -1 &&
               strstr(err, "t0 must be in (0, 1]") != NULL;
     }
     check(ok, "sdedit t0 = 0, 1.5, -0.1 refused: '%s'", err);
-    tconfig(&tc, "sdedit", "t0=1");
+    test_task_config(&tc, "sdedit", "t0=1");
     rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
-    tconfig(&tc, "sdedit", "t0=1e-9");
+    test_task_config(&tc, "sdedit", "t0=1e-9");
     rc |= task_config_check(&tc, &sc, &vp, err, sizeof err);
     check(rc == 0, "sdedit t0 = 1 and 1e-9 accepted");
-    sconfig(&sc, "langevin", NULL);
+    test_sampler_config(&sc, "langevin", NULL);
     rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
     check(rc == -1 && strstr(err, "needs process ve"), "a sampler that does not fit: '%s'", err);
     sched_free(&vp);
@@ -204,7 +155,7 @@ static void test_repaint_settings(void)
     char err[512], d[128];
     TaskConfig tc;
     int rc;
-    tconfig(&tc, "repaint", NULL);
+    test_task_config(&tc, "repaint", NULL);
     task_config_describe(&tc, d, sizeof d);
     check(tc.jump_length == 10 && tc.resample == 10 && !strcmp(d, "repaint jump_length=10 resample=10"),
           "repaint defaults and describe: '%s'", d);
@@ -223,25 +174,25 @@ static void test_repaint_settings(void)
           "help: repaint, its inputs, citation and rows");
     free(help);
     Schedule vp;
-    sched_vp(&vp);
+    test_sched_vp(&vp, PRED_EPS);
     SamplerConfig sc;
-    sconfig(&sc, "ddim", "steps=20");
+    test_sampler_config(&sc, "ddim", "steps=20");
     tc.jump_length = 0; /* past the row's range, as a struct filled by hand */
     rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
     check(rc == -1 && strstr(err, "jump_length and resample must be >= 1"), "repaint jump_length 0: '%s'", err);
     rc = task_config_set(&tc, "jump_length", "0", err, sizeof err);
     check(rc == -1 && strstr(err, "jump_length = 0: must be >= 1"), "... and from text: '%s'", err);
-    tconfig(&tc, "repaint", "jump_length=20");
+    test_task_config(&tc, "repaint", "jump_length=20");
     rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
     check(rc == -1 && strstr(err, "jump_length 20 leaves no stretch to resample in the plan's 20 steps"),
           "repaint jump_length >= steps: '%s'", err);
-    tconfig(&tc, "repaint", "jump_length=20,resample=1");
+    test_task_config(&tc, "repaint", "jump_length=20,resample=1");
     check(task_config_check(&tc, &sc, &vp, err, sizeof err) == 0, "... fine without resampling");
-    sconfig(&sc, "ddpm", "steps=1000");
-    tconfig(&tc, "repaint", "jump_length=1,resample=3");
+    test_sampler_config(&sc, "ddpm", "steps=1000");
+    test_task_config(&tc, "repaint", "jump_length=1,resample=3");
     rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
     check(rc == -1 && strstr(err, "1998 jumps back"), "repaint with too many jumps: '%s'", err);
-    tconfig(&tc, "repaint", NULL); /* 9 x 99 = 891 jumps: RePaint's own setting fits */
+    test_task_config(&tc, "repaint", NULL); /* 9 x 99 = 891 jumps: RePaint's own setting fits */
     check(task_config_check(&tc, &sc, &vp, err, sizeof err) == 0, "repaint j = r = 10 on 1000 steps accepted");
     /* inputs */
     float img[2 * D], mask[2 * D];
@@ -265,12 +216,12 @@ static void test_ilvr_settings(void)
     char err[512], d[128];
     TaskConfig tc;
     int rc;
-    tconfig(&tc, "ilvr", NULL);
+    test_task_config(&tc, "ilvr", NULL);
     task_config_describe(&tc, d, sizeof d);
     check(tc.factor == 4 && tc.range_from == 1 && tc.range_to == 0 &&
               !strcmp(d, "ilvr factor=4 range_from=1 range_to=0"),
           "ilvr defaults and describe: '%s'", d);
-    tconfig(&tc, "ilvr", "factor=8,range_from=0.75,range_to=0.125");
+    test_task_config(&tc, "ilvr", "factor=8,range_from=0.75,range_to=0.125");
     task_config_describe(&tc, d, sizeof d);
     check(!strcmp(d, "ilvr factor=8 range_from=0.75 range_to=0.125"), "set and describe: '%s'", d);
     char *help = help_text();
@@ -279,9 +230,9 @@ static void test_ilvr_settings(void)
           "help: ilvr, its input, citation and rows");
     free(help);
     Schedule vp;
-    sched_vp(&vp);
+    test_sched_vp(&vp, PRED_EPS);
     SamplerConfig sc;
-    sconfig(&sc, "ddim", NULL);
+    test_sampler_config(&sc, "ddim", NULL);
     tc.range_to = 0.6;
     tc.range_from = 0.4;
     rc = task_config_check(&tc, &sc, &vp, err, sizeof err);
@@ -290,11 +241,11 @@ static void test_ilvr_settings(void)
     check(rc == -1 && strstr(err, "range_from = 1.5: must be <= 1"), "ilvr range_from 1.5: '%s'", err);
     float img[D] = {0};
     TaskInputs in = {img, NULL, C, H, W};
-    tconfig(&tc, "ilvr", "factor=3");
+    test_task_config(&tc, "ilvr", "factor=3");
     rc = task_check_inputs(&tc, &in, 1, err, sizeof err);
     check(rc == -1 && strstr(err, "factor 3 must divide the image's height and width (4x4)"),
           "ilvr factor 3 on 4x4: '%s'", err);
-    tconfig(&tc, "ilvr", "factor=2");
+    test_task_config(&tc, "ilvr", "factor=2");
     check(task_check_inputs(&tc, &in, 1, err, sizeof err) == 0, "ilvr factor 2 on 4x4 passes");
     sched_free(&vp);
 }
@@ -304,12 +255,12 @@ static void test_ilvr_settings(void)
 static void test_level_time(void)
 {
     Schedule vp, ve;
-    sched_vp(&vp);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     SamplerConfig sc;
     SamplerPlan p;
     /* ddim 50 on T = 1000: every level but the last on the grid */
-    sconfig(&sc, "ddim", "steps=50");
+    test_sampler_config(&sc, "ddim", "steps=50");
     sampler_plan_init(&p, &sc, &vp);
     int ok = 1, on_grid = 1;
     for (int L = 0; L < p.N; L++) {
@@ -330,7 +281,7 @@ static void test_level_time(void)
     const Schedule *ss[2] = {&vp, &ve};
     for (int q = 0; q < 2; q++) {
         const Schedule *s = ss[q];
-        sconfig(&sc, "ode", "steps=18");
+        test_sampler_config(&sc, "ode", "steps=18");
         sampler_plan_init(&p, &sc, s);
         int mono = 1, off = 1;
         double worst = 0;
@@ -359,7 +310,7 @@ static void test_level_time(void)
         sampler_plan_free(&p);
     }
     /* ve on the trained levels: t = k/(L-1) */
-    sconfig(&sc, "langevin", NULL);
+    test_sampler_config(&sc, "langevin", NULL);
     sampler_plan_init(&p, &sc, &ve);
     ok = p.N == 11;
     for (int L = 0; L < 10; L++) ok &= task_level_time(&ve, &p, L) == (double)(9 - L) / 9;
@@ -412,13 +363,13 @@ static void test_lowpass(void)
 static void test_sdedit(void)
 {
     Schedule vp;
-    sched_vp(&vp);
+    test_sched_vp(&vp, PRED_EPS);
     Gmm g = gmm_img();
     enum { NS = 64 };
     float *guide = xalloc_floats(NS * D);
     gmm_sample(&g, guide, NS * D, 21);
     SamplerConfig sc;
-    sconfig(&sc, "ddim", "steps=50");
+    test_sampler_config(&sc, "ddim", "steps=50");
     SamplerPlan p;
     sampler_plan_init(&p, &sc, &vp);
     TaskConfig tc;
@@ -430,7 +381,7 @@ static void test_sdedit(void)
     for (int q = 0; q < 4; q++) {
         char o[32];
         snprintf(o, sizeof o, "t0=%g", t0s[q]);
-        tconfig(&tc, "sdedit", o);
+        test_task_config(&tc, "sdedit", o);
         long long nfe;
         float *x = run(&tc, &sc, &vp, &g, guide, NULL, NS, 1000, NS, &nfe);
         int L0 = task_level_at(&vp, &p, t0s[q]);
@@ -445,8 +396,8 @@ static void test_sdedit(void)
     check(diff[0] < 0.15 && diff[0] < diff[1] && diff[1] < diff[2] && diff[2] < diff[3] && diff[3] > 0.4,
           "sdedit: the output leaves the guide as t0 grows: %.3f < %.3f < %.3f < %.3f (t0 0.05 < 0.15, "
           "t0 1 > 0.4; the data's spread ~0.5)", diff[0], diff[1], diff[2], diff[3]);
-    tconfig(&tc, "sdedit", "t0=0.4");
-    sconfig(&sc, "ddim", "steps=50,eta=1");
+    test_task_config(&tc, "sdedit", "t0=0.4");
+    test_sampler_config(&sc, "ddim", "steps=50,eta=1");
     float *a = run(&tc, &sc, &vp, &g, guide, NULL, NS, 7, 16, NULL);
     float *b = run(&tc, &sc, &vp, &g, guide, NULL, NS, 7, 5, NULL);
     check(memcmp(a, b, NS * D * sizeof(float)) == 0, "sdedit (ddim eta 1): batches of 16 == batches of 5, bytes");
@@ -459,7 +410,7 @@ static void test_sdedit(void)
     ok = 1;
     len = 0;
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
-        sconfig(&sc, cfgs[c].name, cfgs[c].opts);
+        test_sampler_config(&sc, cfgs[c].name, cfgs[c].opts);
         SamplerPlan q;
         sampler_plan_init(&q, &sc, &vp);
         int L0 = task_level_at(&vp, &q, 0.4);
@@ -483,8 +434,8 @@ static void test_sdedit(void)
 static void test_repaint(void)
 {
     Schedule vp, ve;
-    sched_vp(&vp);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     Gmm g = gmm_img();
     enum { NS = 32 };
     float *orig = xalloc_floats(NS * D), *mask = xalloc_floats(NS * D);
@@ -503,7 +454,7 @@ static void test_repaint(void)
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
         const Schedule *s = cfgs[c].ve ? &ve : &vp;
         SamplerConfig sc;
-        sconfig(&sc, cfgs[c].name, cfgs[c].opts);
+        test_sampler_config(&sc, cfgs[c].name, cfgs[c].opts);
         char desc[200];
         sampler_config_describe(&sc, s, desc, sizeof desc);
         SamplerPlan p;
@@ -511,8 +462,8 @@ static void test_repaint(void)
         const int N = p.N, j = 5, r = 2;
         sampler_plan_free(&p);
         TaskConfig t1, t2;
-        tconfig(&t1, "repaint", "jump_length=5,resample=1");
-        tconfig(&t2, "repaint", "jump_length=5,resample=2");
+        test_task_config(&t1, "repaint", "jump_length=5,resample=1");
+        test_task_config(&t2, "repaint", "jump_length=5,resample=2");
         long long nfe1, nfe2;
         float *x1 = run(&t1, &sc, s, &g, orig, mask, NS, 100, NS, &nfe1);
         float *x2 = run(&t2, &sc, s, &g, orig, mask, NS, 100, NS, &nfe2);
@@ -540,9 +491,9 @@ static void test_repaint(void)
      * are the mixture's (ddpm 100 steps, RePaint's own j = r = 10 on 10 steps of 10) */
     {
         SamplerConfig sc;
-        sconfig(&sc, "ddpm", "steps=100");
+        test_sampler_config(&sc, "ddpm", "steps=100");
         TaskConfig tc;
-        tconfig(&tc, "repaint", NULL);
+        test_task_config(&tc, "repaint", NULL);
         enum { NB = 512 };
         float *o = xalloc_floats(NB * D), *mk = xalloc_floats(NB * D);
         gmm_sample(&g, o, NB * D, 41);
@@ -614,8 +565,8 @@ static void spy_run(const TaskConfig *tc, const SamplerConfig *sc, const Schedul
 static void test_ilvr(void)
 {
     Schedule vp, ve;
-    sched_vp(&vp);
-    sched_ve(&ve);
+    test_sched_vp(&vp, PRED_EPS);
+    test_sched_ve(&ve);
     Gmm g = gmm_img();
     enum { NS = 64 };
     float *ref = xalloc_floats(NS * D), *lr = xalloc_floats(NS * D), *lx = xalloc_floats(NS * D);
@@ -623,7 +574,7 @@ static void test_ilvr(void)
     SamplerConfig sc;
     TaskConfig tc;
     /* plain generation: how far the low frequencies are without ILVR */
-    sconfig(&sc, "ddpm", "steps=100");
+    test_sampler_config(&sc, "ddpm", "steps=100");
     double base[2];
     {
         float *x = NULL;
@@ -649,7 +600,7 @@ static void test_ilvr(void)
     };
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
         const Schedule *s = cfgs[c].ve ? &ve : &vp;
-        sconfig(&sc, cfgs[c].name, cfgs[c].opts);
+        test_sampler_config(&sc, cfgs[c].name, cfgs[c].opts);
         char desc[200];
         sampler_config_describe(&sc, s, desc, sizeof desc);
         double dl[2], dseed = 0;
@@ -658,7 +609,7 @@ static void test_ilvr(void)
             const int N = 2 + 2 * q;
             char o[64];
             snprintf(o, sizeof o, "factor=%d", N);
-            tconfig(&tc, "ilvr", o);
+            test_task_config(&tc, "ilvr", o);
             float *x = run(&tc, &sc, s, &g, ref, NULL, NS, 200, NS, NULL);
             float *x2 = run(&tc, &sc, s, &g, ref, NULL, NS, 900, NS, NULL);
             float *xb = run(&tc, &sc, s, &g, ref, NULL, NS, 200, 5, NULL);
@@ -680,14 +631,14 @@ static void test_ilvr(void)
      * reference's, the more the lower range_to (less noise on y_t); [0, 0.5] leaves the
      * early steps alone */
     {
-        sconfig(&sc, "ddim", "steps=50");
+        test_sampler_config(&sc, "ddim", "steps=50");
         const double tos[] = {0.5, 0.2, 0.05, 0.01};
         double d[4];
         task_lowpass(lr, ref, NS, C, H, W, 2);
         for (int q = 0; q < 4; q++) {
             char o[64];
             snprintf(o, sizeof o, "factor=2,range_to=%g", tos[q]);
-            tconfig(&tc, "ilvr", o);
+            test_task_config(&tc, "ilvr", o);
             float *x = run(&tc, &sc, &vp, &g, ref, NULL, NS, 200, NS, NULL);
             task_lowpass(lx, x, NS, C, H, W, 2);
             d[q] = mean_abs_diff(lr, lx, NS * D);
@@ -705,8 +656,8 @@ static void test_ilvr(void)
         float *sp = xalloc_floats(NS * D), *sa = xalloc_floats(NS * D), *sb = xalloc_floats(NS * D);
         float *op = xalloc_floats(NS * D), *oa = xalloc_floats(NS * D), *ob = xalloc_floats(NS * D);
         TaskConfig late, all;
-        tconfig(&late, "ilvr", "factor=2,range_from=0.5");
-        tconfig(&all, "ilvr", "factor=2");
+        test_task_config(&late, "ilvr", "factor=2,range_from=0.5");
+        test_task_config(&all, "ilvr", "factor=2");
         spy_run(NULL, &sc, &vp, &g, ref, NS, Lh, sp, op);
         spy_run(&late, &sc, &vp, &g, ref, NS, Lh, sa, oa);
         spy_run(&all, &sc, &vp, &g, ref, NS, Lh, sb, ob);
