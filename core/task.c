@@ -177,6 +177,17 @@ int task_check_inputs(const TaskConfig *tc, const TaskInputs *in, int B, char *e
 
 /* ------------------------------------------------------------------ running */
 
+long long task_nfe(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s)
+{
+    const long long nfe = sampler_nfe(sc, s);
+    if (!tc->def->steps_run) return nfe;
+    SamplerPlan p;
+    sampler_plan_init(&p, sc, s);
+    const long long steps = tc->def->steps_run(tc, s, &p), N = p.N;
+    sampler_plan_free(&p);
+    return N > 0 ? (nfe * steps + N / 2) / N : nfe;
+}
+
 void task_run(const TaskConfig *tc, const TaskInputs *in, const SamplerConfig *sc,
               const Schedule *s, Denoiser *den, float *x0_out, const uint64_t *seeds,
               const int *labels, int B)

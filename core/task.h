@@ -74,6 +74,9 @@ struct TaskDef {
     /* beyond the needs: do the inputs fit the setting (e.g. ilvr: H, W multiples of the
      * factor)? NULL = nothing more. 0 / -1 + err */
     int (*inputs_check)(const TaskConfig *tc, const TaskInputs *in, char *err, size_t errlen);
+    /* the sampler steps one sample passes on plan p (its start level, its jumps back, its
+     * own runs of the plan); NULL = the plan's N */
+    long long (*steps_run)(const TaskConfig *tc, const Schedule *s, const SamplerPlan *p);
 };
 
 /* ---- the registry */
@@ -89,6 +92,10 @@ int task_config_set(TaskConfig *tc, const char *key, const char *value, char *er
                     size_t errlen);
 int task_config_check(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s,
                       char *err, size_t errlen);
+/* Network evaluations per sample under the task (guided ones count 2): the sampler's
+ * NFE scaled by the steps the task runs (steps_run) over the plan's N; exact for samplers
+ * with the same NFE every step, within a step's NFE for Heun (whose last step costs 1). */
+long long task_nfe(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s);
 /* "repaint jump_length=10 resample=10" */
 void task_config_describe(const TaskConfig *tc, char *buf, size_t n);
 void task_print_help(FILE *f);

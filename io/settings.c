@@ -147,7 +147,7 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
         }
     }
     st->steps = sampler_steps(&st->sc, s);
-    st->nfe = sampler_nfe(&st->sc, s);
+    st->nfe = st->has_task ? task_nfe(&st->tc, &st->sc, s) : sampler_nfe(&st->sc, s);
     char desc[512], words[512];
     sampler_config_describe(&st->sc, s, desc, sizeof desc);
     settings_words(words, sizeof words, desc);

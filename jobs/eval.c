@@ -71,7 +71,9 @@ static const char DESCRIPTION[] =
     "Metrics: fid (pytorch-fid's mu/sigma, unbiased covariance), kid (clean-fid's subsets,\n"
     "cubic kernel), is (10 splits, the classifier's softmax), pr (improved precision/recall, k = 3).\n"
     "With classifier features, samples drawn for a class (--class, --class-per-seed) also get\n"
-    "their class match: the share the classifier assigns to the requested class.\n"
+    "their class match: the share the classifier assigns to the requested class; the outputs\n"
+    "of a sample task (ddm sample --task) whose input file has labels get their input match:\n"
+    "the share assigned to the class of the input each was made from.\n"
     "The reference statistics are cached beside a reference dataset, in\n"
     "REF.stats-<extractor>.h5 (reused while extractor and dataset are unchanged), with the\n"
     "feature rows of up to --ref-features reference images (evenly spread) for KID and P/R.\n"
@@ -114,6 +116,7 @@ typedef struct {
     int64_t n, n_ref_rows;
     double fid, kid, kid_std, is, is_std, precision, recall, seconds;
     double class_match; /* share of samples the classifier puts in their requested class */
+    double input_match; /* a task's outputs: share put in the class of the input they came from */
     int kid_subsets, kid_subset_size;
 } GroupResult;
 
@@ -133,6 +136,51 @@ static double class_match(hid_t f, DatasetFile *ds, const char *path, const char
     return m;
 }
 
+
+/* A task's group (an `inputs` dataset and the `input` attribute, io/samples.h): the share
+ * of the used rows the classifier puts in the labelled class of the input each was made
+ * from (RePaint's completions against their originals' labels). NaN for other groups and
+ * for input files without labels. Rank 0 calls it. */
+static double input_match(hid_t f, const char *path, const char *group, const int64_t *rows, int64_t n,
+                          const float *probs, int K)
+{
+    if (n <= 0 || !group) return NAN;
+    char *ip = strbuf_printf("%s/inputs", group);
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    char *in_path = NULL;
+    const int has = g >= 0 && h5_exists(f, ip) && h5_attr_get_str(g, "input", &in_path) == 1;
+    if (g >= 0) H5Gclose(g);
+    double m = NAN;
+    if (has) {
+        const int64_t last = rows[n - 1] + 1;
+        int64_t *idx = xmalloc(sizeof(int64_t) * (size_t)last);
+        hid_t d = H5Dopen2(f, ip, H5P_DEFAULT);
+        if (d < 0 || H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, idx) < 0)
+            ddm_die("%s: cannot read %s", path, ip); /* the whole dataset: rows <= its length */
+        H5Dclose(d);
+        DatasetFile ds;
+        dataset_open(&ds, in_path);
+        if (ds.labels >= 0) {
+            int32_t *lab = xmalloc(sizeof(int32_t) * ds.n), *want = xmalloc(sizeof(int32_t) * (size_t)n);
+            dataset_read_labels(&ds, 0, ds.n, lab);
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t r = idx[rows[i]];
+                if (r < 0 || (size_t)r >= ds.n)
+                    ddm_die("%s: group %s row %lld names input %lld; %s has %zu", path, group,
+                            (long long)rows[i], (long long)r, in_path, ds.n);
+                want[i] = lab[r];
+            }
+            m = metrics_class_match(probs, want, (size_t)n, K);
+            free(lab);
+            free(want);
+        }
+        dataset_close(&ds);
+        free(idx);
+    }
+    free(in_path);
+    free(ip);
+    return m;
+}
 
 static void fmt_eta(char *buf, size_t n, double eta)
 {
@@ -156,9 +204,11 @@ static void result_json(JsonLine *j, const GroupResult *g, const EvalArgs *a, co
     json_str(j, "ref", r->path);
     json_int(j, "n", g->n);
     json_int(j, "n_ref", r->st.n);
-    const char *names[] = {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "class_match"};
-    const double vals[] = {g->fid, g->kid, g->kid_std, g->is, g->is_std, g->precision, g->recall, g->class_match};
-    for (int k = 0; k < 8; k++) json_num(j, names[k], "%.10g", vals[k]);
+    const char *names[] = {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "class_match",
+                           "input_match"};
+    const double vals[] = {g->fid, g->kid, g->kid_std, g->is, g->is_std, g->precision, g->recall, g->class_match,
+                           g->input_match};
+    for (int k = 0; k < 9; k++) json_num(j, names[k], "%.10g", vals[k]);
     json_num(j, "seconds", "%.3f", g->seconds);
     json_num(j, "ref_seconds", "%.3f", r->seconds);
     json_bool(j, "ref_cached", r->from_cache || r->is_stats);
@@ -619,7 +669,7 @@ int job_eval(int argc, char **argv)
     float *ref_radii = NULL; /* k-NN radii of the reference rows, for P/R */
     for (int gi = 0; gi < ng; gi++) {
         GroupResult *g = &res[gi];
-        g->fid = g->kid = g->kid_std = g->is = g->is_std = g->precision = g->recall = g->class_match = NAN;
+        g->fid = g->kid = g->kid_std = g->is = g->is_std = g->precision = g->recall = g->class_match = g->input_match = NAN;
         double t0 = ddm_now();
         FeatSet s;
         memset(&s, 0, sizeof s);
@@ -682,6 +732,8 @@ int job_eval(int argc, char **argv)
             if (root && (mask & M_IS)) metrics_inception_score(&g->is, &g->is_std, allp, (size_t)np, e.k, IS_SPLITS);
             if (root) /* only rank 0 reports: the labels are read there alone */
                 g->class_match = class_match(sf, sds_open ? &sds : NULL, a.samples, g->name, rows[gi], g->n, allp, e.k);
+            if (root && !sds_open)
+                g->input_match = input_match(sf, a.samples, g->name, rows[gi], g->n, allp, e.k);
             free(allp);
         }
         free(keep);
@@ -708,6 +760,8 @@ int job_eval(int argc, char **argv)
                             g->recall);
         if (isfinite(g->class_match))
             off += snprintf(line + off, sizeof line - (size_t)off, "  class match %.4f", g->class_match);
+        if (isfinite(g->input_match))
+            off += snprintf(line + off, sizeof line - (size_t)off, "  input match %.4f", g->input_match);
         snprintf(line + off, sizeof line - (size_t)off, "  (%.1f s, features %.1f s)", g->seconds, t_feat);
         printf("%s\n", line);
         if (a.verbose && (mask & M_FID))

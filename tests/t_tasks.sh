@@ -36,13 +36,14 @@ S2() { mpirun2 2 $DDM sample --ckpt "$G/vp.h5" --seeds 0-1 --steps 10 --progress
 check "sdedit t0 0.5, 12 inputs x 2 seeds, 1 rank, batch 64" S --out sd1.h5 --task sdedit --t0 0.5 --input in.h5 --class input
 check "sdedit on 2 ranks, batch 5" S2 --out sd2.h5 --task sdedit --t0 0.5 --input in.h5 --class input --batch 5
 check "sdedit: 1 rank == 2 ranks (batch 64 vs 5), byte for byte" cmp sd1.h5 sd2.h5
-check "sdedit: 24 rows, seeds 0 1 0 1 ..., labels = the inputs' labels, settings name the task" "$PYTHON" -c "
+check "sdedit: 24 rows, seeds 0 1 0 1 ..., labels = the inputs' labels, settings name the task, NFE 5 of 10" "$PYTHON" -c "
 import h5py, numpy as np
 f = h5py.File('sd1.h5', 'r'); g = f['sdedit-ddim-10-eta0']; d = h5py.File('in.h5', 'r')
 assert g['images'].shape == (24, 1, 32, 32) and list(g['seeds'][:4]) == [0, 1, 0, 1]
 assert (g['labels'][()] == np.repeat(d['labels'][()], 2)).all()
 assert b'task=sdedit t0=0.5' in g.attrs['settings'], g.attrs['settings']
-assert list(g['inputs'][:6]) == [0, 0, 1, 1, 2, 2] and g.attrs['input'].decode().endswith('/in.h5')"
+assert list(g['inputs'][:6]) == [0, 0, 1, 1, 2, 2] and g.attrs['input'].decode().endswith('/in.h5')
+assert g.attrs['nfe'] == 5, g.attrs['nfe']  # t0 0.5 of 10 steps: the 5 below it"
 S --out lo.h5 --task sdedit --t0 0.2 --input in.h5 >/dev/null 2>&1
 S --out hi.h5 --task sdedit --t0 0.8 --input in.h5 >/dev/null 2>&1
 check "sdedit: closer to the guide at t0 0.2 than at 0.8" "$PYTHON" -c "
@@ -51,6 +52,9 @@ x = np.repeat(h5py.File('in.h5','r')['images'][()].astype(float), 2, axis=0)
 e = [np.abs(h5py.File(p,'r')[list(h5py.File(p,'r'))[0]]['images'][()] - x).mean() for p in ('lo.h5', 'hi.h5')]
 print('mean |out - guide|: t0 0.2', e[0], 't0 0.8', e[1]); assert e[0] < e[1]"
 check "sdedit grid of input | output pairs" test -s sd1-sdedit-ddim-10-eta0.png
+EV() { $DDM eval --ref in.h5 --features "classifier:$ROOT/models/fmnist-classifier.h5" --metrics fid --out ev.jsonl "$@"; }
+check "eval of task outputs: input match (against the inputs' labels) = class match under --class input" \
+    bash -c "$(declare -f EV); DDM=$DDM ROOT=$ROOT; EV --samples sd1.h5 | grep -E 'class match ([0-9.]+)  input match \1 '"
 check "repaint (centre mask, jump 2, resample 2) on 2 ranks" S2 --out rp.h5 --task repaint --jump-length 2 --resample 2 --input in.h5 --mask centre.h5 --batch 8
 check "repaint: the known pixels are the input's, byte for byte; the centre was filled" "$PYTHON" -c "
 import h5py, numpy as np
@@ -58,6 +62,7 @@ x = np.repeat(h5py.File('in.h5','r')['images'][()], 2, axis=0)
 y = h5py.File('rp.h5','r')['repaint-ddim-10-eta0']['images'][()]
 k = np.ones((32, 32), bool); k[8:24, 8:24] = False
 assert (y[:, :, k] == x[:, :, k]).all(); assert (y[:, :, ~k] != x[:, :, ~k]).any()"
+check "eval of repaint outputs (no class): an input match, no class match" bash -c "$(declare -f EV); DDM=$DDM ROOT=$ROOT; EV --samples rp.h5 > ev.txt; grep -qE 'input match [0-9.]+' ev.txt && ! grep -q 'class match' ev.txt"
 S --out rp1.h5 --task repaint --jump-length 2 --resample 2 --input in.h5 --mask centre.h5 >/dev/null 2>&1
 check "repaint: 1 rank batch 64 == 2 ranks batch 8" cmp rp.h5 rp1.h5
 check "ilvr factor 4" S --out il.h5 --task ilvr --factor 4 --input in.h5

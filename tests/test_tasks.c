@@ -385,14 +385,14 @@ static void test_sdedit(void)
         long long nfe;
         float *x = run(&tc, &sc, &vp, &g, guide, NULL, NS, 1000, NS, &nfe);
         int L0 = task_level_at(&vp, &p, t0s[q]);
-        ok &= nfe == p.N - L0;
+        ok &= nfe == p.N - L0 && task_nfe(&tc, &sc, &vp) == nfe;
         diff[q] = mean_abs_diff(x, guide, NS * D);
         len += (size_t)snprintf(line + len, sizeof line - len, "%st0 %g: L0 %d, NFE %lld, |out - guide| %.3f",
                                 q ? "; " : "", t0s[q], L0, nfe, diff[q]);
         if (q == 3) ok &= L0 == 0;
         free(x);
     }
-    check(ok, "sdedit on ddim 50: NFE = N - L0 (t0 = 1: level 0): %s", line);
+    check(ok, "sdedit on ddim 50: NFE = N - L0 = task_nfe (t0 = 1: level 0): %s", line);
     check(diff[0] < 0.15 && diff[0] < diff[1] && diff[1] < diff[2] && diff[2] < diff[3] && diff[3] > 0.4,
           "sdedit: the output leaves the guide as t0 grows: %.3f < %.3f < %.3f < %.3f (t0 0.05 < 0.15, "
           "t0 1 > 0.4; the data's spread ~0.5)", diff[0], diff[1], diff[2], diff[3]);
@@ -418,6 +418,7 @@ static void test_sdedit(void)
         float *x = run(&tc, &sc, &vp, &g, guide, NULL, NS, 7, NS, &nfe);
         double d = mean_abs_diff(x, guide, NS * D);
         ok &= nfe == (long long)(q.N - L0) * cfgs[c].per_step && isfinite(d);
+        ok &= llabs(task_nfe(&tc, &sc, &vp) - nfe) <= cfgs[c].per_step - 1; /* pc: 2 a step */
         len += (size_t)snprintf(line + len, sizeof line - len, "%s%s L0 %d NFE %lld |d| %.3f",
                                 c ? ", " : "", cfgs[c].name, L0, nfe, d);
         free(x);
@@ -477,6 +478,11 @@ static void test_repaint(void)
         }
         /* stretch ends at levels j, 2j, .. below N, each passed r times */
         const long long want = nfe1 + (long long)(r - 1) * ((N - 1) / j) * j * cfgs[c].per_step;
+        /* the header's estimate: exact at one NFE a step, within one step's NFE else */
+        const long long est = task_nfe(&t2, &sc, s);
+        check(llabs(est - nfe2) <= (cfgs[c].per_step == 1 ? 0 : cfgs[c].per_step),
+              "repaint on %s (%s): task_nfe %lld against the %lld made", desc,
+              sched_process_name(s->cfg.process), est, nfe2);
         check(kept && finite && nfe1 == sampler_nfe(&sc, s) && nfe2 == want && moved > 0 &&
                   memcmp(x2, x2b, NS * D * sizeof(float)) == 0,
               "repaint on %s (%s): known pixels = the original exactly (r = 1 and 2); j = 5, r = 2: "

@@ -64,6 +64,12 @@ static long long jumps(const TaskConfig *tc, int N)
     return (long long)(tc->resample - 1) * ((N - 1) / tc->jump_length);
 }
 
+static long long steps_run(const TaskConfig *tc, const Schedule *s, const SamplerPlan *p)
+{
+    (void)s;
+    return p->N + jumps(tc, p->N) * tc->jump_length;
+}
+
 static int check(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s, char *err,
                  size_t errlen)
 {
@@ -119,4 +125,5 @@ const TaskDef task_repaint_def = {
     .needs = TASK_NEEDS_IMAGE | TASK_NEEDS_MASK,
     .check = check,
     .bind = bind,
+    .steps_run = steps_run,
 };

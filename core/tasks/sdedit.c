@@ -31,6 +31,11 @@ static int check(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *
     return 0;
 }
 
+static long long steps_run(const TaskConfig *tc, const Schedule *s, const SamplerPlan *p)
+{
+    return p->N - task_level_at(s, p, tc->t0);
+}
+
 static void bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
 {
     st->tc = tc;
@@ -58,4 +63,5 @@ const TaskDef task_sdedit_def = {
     .needs = TASK_NEEDS_IMAGE,
     .check = check,
     .bind = bind,
+    .steps_run = steps_run,
 };
