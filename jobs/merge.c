@@ -35,7 +35,10 @@ static const char DESCRIPTION[] =
     "seeds in ascending order with their images, labels and done flags, and the inputs'\n"
     "attributes, as one 'ddm sample' run over all the seeds would have written them.\n"
     "Refuses inputs made from different checkpoints or settings, with other groups, or\n"
-    "holding the same seed twice. Unfinished rows stay unfinished (re-run 'ddm sample'\n"
+    "holding the same seed twice. A task's groups (ddm sample --task: rows = inputs x\n"
+    "seeds) merge by (input, seed): the same input file in every file, the merged rows the\n"
+    "inputs x the union of the seeds, input-major.\n"
+    "Unfinished rows stay unfinished (re-run 'ddm sample'\n"
     "with the union of the seeds on FILE.h5 to complete them). FILE.h5 must not exist.";
 
 typedef struct {
@@ -161,33 +164,75 @@ static int64_t find_row(const int64_t *seeds, int64_t n, int64_t seed)
     return -1;
 }
 
-/* One group: the union of the seeds, then every finished input row copied. Returns the
- * rows done. */
+/* A task's group (rows inputs x seeds, input-major: io/samples.h): its per-row inputs
+ * (malloc'd) and input file, or NULL when the group is plain generation. */
+static int64_t *task_rows(const Input *in, const char *group, int64_t n, char **input_file)
+{
+    char where[512];
+    snprintf(where, sizeof where, "%s/inputs", group);
+    *input_file = NULL;
+    if (H5Lexists(in->f, where, H5P_DEFAULT) <= 0) return NULL;
+    int64_t *inp = xmalloc(sizeof *inp * (size_t)(n ? n : 1));
+    hid_t d = H5Dopen2(in->f, where, H5P_DEFAULT);
+    hsize_t dims[8];
+    if (d < 0 || h5_shape(in->f, where, dims) != 1 || (int64_t)dims[0] != n ||
+        H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, inp) < 0)
+        ddm_die("%s: %s is not %lld input rows", in->path, where, (long long)n);
+    H5Dclose(d);
+    hid_t g = H5Gopen2(in->f, group, H5P_DEFAULT);
+    if (g < 0 || h5_attr_get_str(g, "input", input_file) != 1)
+        ddm_die("%s: group %s has input rows but no 'input' attribute (the input file)", in->path, group);
+    H5Gclose(g);
+    return inp;
+}
+
+/* One group: the union of the seeds, then every finished input row copied. A task's
+ * group (rows = inputs x seeds, input-major) needs the same input file and inputs in
+ * every file; the merged rows are the inputs x the union of the seeds. Returns the rows
+ * done. */
 static int64_t merge_group(SamplesFile *sf, const Input *in, int n, const char *group,
                            int64_t *n_rows)
 {
     SamplesGroupInfo *info = xcalloc((size_t)n, sizeof *info);
-    for (int i = 0; i < n; i++) {
-        char where[512];
-        snprintf(where, sizeof where, "%s/inputs", group);
-        if (H5Lexists(in[i].f, group, H5P_DEFAULT) > 0 && H5Lexists(in[i].f, where, H5P_DEFAULT) > 0)
-            ddm_die("%s: group %s holds a task's outputs (rows are inputs x seeds): merging those "
-                    "is not supported yet; split a job array by --input files instead", in[i].path,
-                    group);
-    }
     check_group(in, n, group, info);
+    int64_t **inp = xcalloc((size_t)n, sizeof *inp);
+    char **ifile = xcalloc((size_t)n, sizeof *ifile);
+    int64_t n_in = 1; /* inputs per file (1: plain generation) */
+    for (int i = 0; i < n; i++) {
+        inp[i] = task_rows(&in[i], group, info[i].n, &ifile[i]);
+        if (!inp[i] != !inp[0])
+            ddm_die("group %s: %s holds a task's outputs (rows inputs x seeds), %s plain samples: "
+                    "they cannot be merged", group, in[inp[i] ? i : 0].path, in[inp[i] ? 0 : i].path);
+        if (!inp[i]) continue;
+        if (strcmp(ifile[i], ifile[0]))
+            ddm_die("group %s: %s was made from the inputs %s, %s from %s: they cannot be merged",
+                    group, in[i].path, ifile[i], in[0].path, ifile[0]);
+        /* input-major: input r / n_seeds of the file, every input 0..n_in-1 */
+        const int64_t last = info[i].n ? inp[i][info[i].n - 1] : -1;
+        const int64_t ni = last + 1;
+        int ok = ni > 0 && info[i].n % ni == 0;
+        for (int64_t r = 0; ok && r < info[i].n; r++) ok = inp[i][r] == r / (info[i].n / ni);
+        if (!ok)
+            ddm_die("%s: group %s: its input rows are not inputs x seeds in input-major order", in[i].path,
+                    group);
+        if (i == 0) n_in = ni;
+        else if (ni != n_in)
+            ddm_die("group %s: %s holds %lld inputs, %s %lld: they cannot be merged", group, in[i].path,
+                    (long long)ni, in[0].path, (long long)n_in);
+    }
     int64_t total = 0;
-    for (int i = 0; i < n; i++) total += info[i].n;
+    for (int i = 0; i < n; i++) total += info[i].n / n_in;
     SeedOf *all = xmalloc(sizeof *all * (size_t)(total ? total : 1));
     int64_t k = 0;
-    for (int i = 0; i < n; i++) {
-        int64_t *s = xmalloc(sizeof *s * (size_t)(info[i].n ? info[i].n : 1));
-        samples_read_rows(in[i].f, in[i].path, group, 0, info[i].n, NULL, s, NULL, NULL);
-        for (int64_t r = 0; r < info[i].n; r++) all[k++] = (SeedOf){s[r], i};
+    for (int i = 0; i < n; i++) { /* a file's seeds: the rows of its first input */
+        const int64_t ns = info[i].n / n_in;
+        int64_t *s = xmalloc(sizeof *s * (size_t)(ns ? ns : 1));
+        samples_read_rows(in[i].f, in[i].path, group, 0, ns, NULL, s, NULL, NULL);
+        for (int64_t r = 0; r < ns; r++) all[k++] = (SeedOf){s[r], i};
         free(s);
     }
     qsort(all, (size_t)total, sizeof *all, seedof_cmp);
-    int64_t *seeds = xmalloc(sizeof *seeds * (size_t)(total ? total : 1));
+    int64_t *useeds = xmalloc(sizeof *useeds * (size_t)(total ? total : 1));
     for (int64_t r = 0; r < total; r++) {
         if (r > 0 && all[r].seed == all[r - 1].seed) {
             if (all[r].input == all[r - 1].input)
@@ -196,14 +241,24 @@ static int64_t merge_group(SamplesFile *sf, const Input *in, int n, const char *
             ddm_die("group %s: seed %lld is in both %s and %s: the inputs overlap", group,
                     (long long)all[r].seed, in[all[r - 1].input].path, in[all[r].input].path);
         }
-        seeds[r] = all[r].seed;
+        useeds[r] = all[r].seed;
     }
     free(all);
+    const int64_t rows_out = total * n_in;
+    int64_t *seeds = useeds, *inputs = NULL;
+    if (inp[0]) { /* rows: input r / total, seed useeds[r % total] */
+        seeds = xmalloc(sizeof *seeds * (size_t)rows_out);
+        inputs = xmalloc(sizeof *inputs * (size_t)rows_out);
+        for (int64_t r = 0; r < rows_out; r++) {
+            seeds[r] = useeds[r % total];
+            inputs[r] = r / total;
+        }
+    }
 
     SamplesSetting set = {info[0].sampler, info[0].steps, info[0].eta, info[0].guidance,
-                          info[0].class_label, info[0].nfe, info[0].settings, NULL, NULL};
+                          info[0].class_label, info[0].nfe, info[0].settings, inputs, ifile[0]};
     SamplesGroup g;
-    samples_group_open(&g, sf, group, &set, seeds, total, info[0].c, info[0].h, info[0].w, NULL);
+    samples_group_open(&g, sf, group, &set, seeds, rows_out, info[0].c, info[0].h, info[0].w, NULL);
     const size_t D = (size_t)info[0].c * info[0].h * info[0].w;
     uint8_t *img = xmalloc(MERGE_ROWS * D), *done = xmalloc(MERGE_ROWS);
     int64_t *s = xmalloc(sizeof *s * MERGE_ROWS), *rows = xmalloc(sizeof *rows * MERGE_ROWS);
@@ -216,8 +271,9 @@ static int64_t merge_group(SamplesFile *sf, const Input *in, int n, const char *
             size_t w = 0;
             for (int64_t r = 0; r < m; r++) {
                 if (!done[r]) continue;
-                rows[w] = find_row(seeds, total, s[r]);
-                DDM_ASSERT(rows[w] >= 0, "merge: seed %lld lost", (long long)s[r]);
+                const int64_t col = find_row(useeds, total, s[r]);
+                DDM_ASSERT(col >= 0, "merge: seed %lld lost", (long long)s[r]);
+                rows[w] = inp[i] ? inp[i][r0 + r] * total + col : col;
                 if ((int64_t)w != r) memcpy(img + w * D, img + (size_t)r * D, D);
                 lab[w] = lab[r];
                 w++;
@@ -226,10 +282,19 @@ static int64_t merge_group(SamplesFile *sf, const Input *in, int n, const char *
             n_done += (int64_t)w;
         }
     samples_group_close(&g);
-    free(img); free(done); free(s); free(rows); free(lab); free(seeds);
-    for (int i = 0; i < n; i++) samples_group_info_free(&info[i]);
+    free(img); free(done); free(s); free(rows); free(lab);
+    if (seeds != useeds) free(seeds);
+    free(useeds);
+    free(inputs);
+    for (int i = 0; i < n; i++) {
+        samples_group_info_free(&info[i]);
+        free(inp[i]);
+        free(ifile[i]);
+    }
+    free(inp);
+    free(ifile);
     free(info);
-    *n_rows = total;
+    *n_rows = rows_out;
     return n_done;
 }
 

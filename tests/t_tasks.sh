@@ -52,6 +52,18 @@ x = np.repeat(h5py.File('in.h5','r')['images'][()].astype(float), 2, axis=0)
 e = [np.abs(h5py.File(p,'r')[list(h5py.File(p,'r'))[0]]['images'][()] - x).mean() for p in ('lo.h5', 'hi.h5')]
 print('mean |out - guide|: t0 0.2', e[0], 't0 0.8', e[1]); assert e[0] < e[1]"
 check "sdedit grid of input | output pairs" test -s sd1-sdedit-ddim-10-eta0.png
+M() { $DDM sample --ckpt "$G/vp.h5" --steps 10 --progress-every 0 --task sdedit --t0 0.5 --class input "$@" >/dev/null 2>&1; }
+M --seeds 1 --out mb.h5 --input in.h5; M --seeds 0 --out ma.h5 --input in.h5
+check "merge of task outputs (a job array over seeds 1 and 0): the rows of one job over seeds 0-1" bash -c "
+$DDM merge --out m.h5 mb.h5 ma.h5 >/dev/null && \"$PYTHON\" -c \"
+import h5py, numpy as np
+a = h5py.File('m.h5', 'r')['sdedit-ddim-10-eta0']; b = h5py.File('sd1.h5', 'r')['sdedit-ddim-10-eta0']
+for k in ('images', 'seeds', 'inputs', 'labels', 'done'): assert (a[k][()] == b[k][()]).all(), k
+for k in ('input', 'settings', 'nfe'): assert a.attrs[k] == b.attrs[k], k
+\""
+cp in.h5 in2.h5; M --seeds 2 --out mc.h5 --input in2.h5
+check_fails "merge of task outputs made from other input files" "was made from the inputs" $DDM merge --out m2.h5 ma.h5 mc.h5
+check "no merged file left" test ! -e m2.h5
 EV() { $DDM eval --ref in.h5 --features "classifier:$ROOT/models/fmnist-classifier.h5" --metrics fid --out ev.jsonl "$@"; }
 check "eval of task outputs: input match (against the inputs' labels) = class match under --class input" \
     bash -c "$(declare -f EV); DDM=$DDM ROOT=$ROOT; EV --samples sd1.h5 | grep -E 'class match ([0-9.]+)  input match \1 '"
