@@ -75,6 +75,17 @@ y = h5py.File('rp.h5','r')['repaint-ddim-10-eta0']['images'][()]
 k = np.ones((32, 32), bool); k[8:24, 8:24] = False
 assert (y[:, :, k] == x[:, :, k]).all(); assert (y[:, :, ~k] != x[:, :, ~k]).any()"
 check "eval of repaint outputs (no class): an input match, no class match" bash -c "$(declare -f EV); DDM=$DDM ROOT=$ROOT; EV --samples rp.h5 > ev.txt; grep -qE 'input match [0-9.]+' ev.txt && ! grep -q 'class match' ev.txt"
+mkdir -p pngmask && "$PYTHON" -c "
+from PIL import Image; import numpy as np
+m = np.full((32, 32), 255, np.uint8); m[4:12, :] = 0; m[:, 20:26] = 0
+Image.fromarray(m, 'L').save('pngmask/a.png')"
+check "a mask from a PNG folder (prep --from png-dir:)" $DDM prep --from png-dir:pngmask --out pm.h5
+check "repaint with the PNG mask keeps its known pixels" bash -c "$DDM sample --ckpt $G/vp.h5 --seeds 0 --steps 10 \
+    --progress-every 0 --out rpp.h5 --task repaint --resample 1 --input in.h5 --mask pm.h5 >/dev/null && \"$PYTHON\" -c \"
+import h5py, numpy as np
+x = h5py.File('in.h5','r')['images'][()]; y = h5py.File('rpp.h5','r')['repaint-ddim-10-eta0']['images'][()]
+k = h5py.File('pm.h5','r')['images'][0, 0] == 255
+assert (y[:, :, k] == x[:, :, k]).all() and (y[:, :, ~k] != x[:, :, ~k]).any()\""
 S --out rp1.h5 --task repaint --jump-length 2 --resample 2 --input in.h5 --mask centre.h5 >/dev/null 2>&1
 check "repaint: 1 rank batch 64 == 2 ranks batch 8" cmp rp.h5 rp1.h5
 check "ilvr factor 4" S --out il.h5 --task ilvr --factor 4 --input in.h5
