@@ -112,6 +112,9 @@ bad "a task without --input" "needs input images: --input" S --out bad.h5 --task
 bad "repaint without --mask" "needs masks: --mask" S --out bad.h5 --task repaint --jump-length 2 --input in.h5
 bad "--input without a task" "goes with --task" S --out bad.h5 --input in.h5
 bad "inputs of another size" "small.h5: images are 1x20x20, the model makes 1x32x32" S --out bad.h5 --task sdedit --input small.h5
+$DDM prep --from noise:4,3x32x32 --out rgb.h5 >/dev/null 2>&1
+bad "inputs of another channel count" "rgb.h5: images are 3x32x32, the model makes 1x32x32" S --out bad.h5 --task sdedit --input rgb.h5
+bad "repaint jumps longer than the plan" "jump_length 20 leaves no stretch to resample in the plan's 10 steps" S --out bad.h5 --task repaint --jump-length 20 --input in.h5 --mask centre.h5
 bad "a mask of another size" "centre16.h5: masks are 1x16x16, the model makes 1x32x32" S --out bad.h5 --task repaint --jump-length 2 --input in.h5 --mask centre16.h5
 bad "a mask that is not 0/255" "gray.h5: pixel values must be 0 \(fill\) or 255 \(known\)" S --out bad.h5 --task repaint --jump-length 2 --input in.h5 --mask gray.h5
 bad "an option of another task" "'factor' is an option of task ilvr; this setting runs task sdedit" S --out bad.h5 --task sdedit --factor 4 --input in.h5
