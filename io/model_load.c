@@ -3,6 +3,7 @@
 #include "io/model_load.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,17 +108,36 @@ void model_load(LoadedModel *m, const char *path_or_dir, const ModelLoadOptions 
     if (!o->no_weights) model_load_weights(m);
 }
 
+/* Weights holding NaN or Inf (a diverged run's checkpoint) would make NaN images or
+ * features: refuse them, naming the file, the copy and the first such tensor. */
+static void weights_finite(const LoadedModel *m, const TensorInfo *t, int nt)
+{
+    for (int i = 0; i < nt; i++) {
+        size_t bad = 0;
+        for (size_t j = 0; j < t[i].size; j++) bad += !isfinite(m->weights[t[i].offset + j]);
+        if (!bad) continue;
+        char which[64];
+        if (m->ema_rate > 0) snprintf(which, sizeof which, "EMA %.10g weights", m->ema_rate);
+        else snprintf(which, sizeof which, "raw weights");
+        ddm_die("%s: the %s hold NaN or Inf (%zu of the %zu values of %s%s): a diverged run's "
+                "checkpoint; use an earlier one", m->path, which, bad, t[i].size, t[i].name,
+                i + 1 < nt ? ", the first such tensor" : "");
+    }
+}
+
 void model_load_weights(LoadedModel *m)
 {
     if (!m->weights) m->weights = xalloc_floats(m->n_params);
     if (m->cfg.train.task == TASK_DIFFUSION) {
         UNet *probe = unet_init(&m->unet, 1, 0);
         ckpt_load_weights(m->path, unet_tensor(probe, 0), unet_num_tensors(probe), m->weights, m->ema_rate, NULL);
+        weights_finite(m, unet_tensor(probe, 0), unet_num_tensors(probe));
         unet_free(probe);
     } else {
         Classifier *probe = classifier_init(&m->clf, 1, 0);
         ckpt_load_weights(m->path, classifier_tensor(probe, 0), classifier_num_tensors(probe), m->weights,
                           m->ema_rate, NULL);
+        weights_finite(m, classifier_tensor(probe, 0), classifier_num_tensors(probe));
         classifier_free(probe);
     }
 }

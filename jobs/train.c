@@ -330,6 +330,19 @@ int job_train(int argc, char **argv)
         opt.lr = (float)trainer_lr(cfg->train.lr, step, cfg->train.warmup);
         adamw_step(params, grads, r.m, r.v, r.np, step + 1, &opt);
         for (int i = 0; i < cfg->train.n_ema; i++) ema_update(r.ema[i], params, r.np, (float)cfg->train.ema[i]);
+        /* the update itself can overflow with a finite loss and gradients (train.lr beyond
+         * float range): stop before such weights reach a checkpoint (every rank holds the
+         * same weights, so all stop together) */
+        int wbad = !floats_finite(params, r.np);
+        for (int i = 0; !wbad && i < cfg->train.n_ema; i++) wbad = !floats_finite(r.ema[i], r.np);
+        if (wbad) {
+            if (dist_is_root())
+                fprintf(stderr, "ddm: error: step %lld: the update made a weight NaN or Inf (train.lr %g); "
+                        "stopping. The last good checkpoint is %s\n", (long long)step + 1, cfg->train.lr,
+                        last_ckpt ? last_ckpt : "(none yet)");
+            exit_code = TRAIN_EXIT_NONFINITE;
+            break;
+        }
         step++;
         images_seen += cfg->train.batch;
         t_read += t1 - t0;

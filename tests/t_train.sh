@@ -76,6 +76,11 @@ check "interrupted + resumed == uninterrupted (bit-identical /model)" h5diff "$T
 
 # 5. NaN loss stops with a clear message and keeps the last good checkpoint
 check_fails "a diverging run stops naming the step" "step [0-9]+: the loss is" train --out "$TMP/r6" --set train.lr=1e30 --set train.warmup=0 --set train.grad_clip=0 --set train.ckpt_every=1
+# an update that overflows (lr beyond float range) with a finite loss: stopped before any
+# checkpoint holds the Inf weights (issue 16: one was named "the last good checkpoint")
+check_fails "an overflowing update stops before its weights are saved" "step 1: the update made a weight NaN or Inf" \
+    train --out "$TMP/r6b" --set train.lr=1e39 --set train.warmup=0 --set train.grad_clip=0 --set train.ckpt_every=1
+check "no checkpoint of the overflowed weights" bash -c "! ls $TMP/r6b/ckpt-*.h5 2>/dev/null | grep -q ."
 # 6. bad options
 check_fails "global batch the ranks do not divide" "does not split over 2 ranks" mpirun2 2 $DDM train --data "$D" --config "$TMP/tiny.ini" --out "$TMP/r7" --set train.batch=15
 check_fails "unknown key" "unknown key" train --out "$TMP/r7" --set train.nonsense=1
