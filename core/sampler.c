@@ -370,6 +370,31 @@ void sampler_eval_level(SampleRun *r, const float *x, int L, float *eps, float *
 #define SAMPLER_STREAM_JUMP ((uint64_t)1 << 39)
 #define SAMPLER_STREAM_VISIT ((uint64_t)1 << 40)
 
+/* The plan, the denoiser's batch and the run of B samples (its scratch: free r->eps). */
+static void run_begin(SampleRun *r, SamplerPlan *plan, const SamplerConfig *sc,
+                      const Schedule *s, Denoiser *den, const uint64_t *seeds,
+                      const int *labels, int B)
+{
+    sampler_plan_init(plan, sc, s);
+    denoiser_begin(den, seeds, labels, sc->guidance, B);
+    memset(r, 0, sizeof *r);
+    r->sc = sc;
+    r->s = s;
+    r->plan = plan;
+    r->den = den;
+    r->seeds = seeds;
+    r->B = B;
+    r->D = den->D;
+    r->n = (size_t)B * den->D;
+    const size_t np = (size_t)sc->def->priv_per_value * r->n;
+    float *blk = xalloc_floats(4 * r->n + np);
+    r->eps = blk;
+    r->x0 = blk + r->n;
+    r->z = blk + 2 * r->n;
+    r->tmp = blk + 3 * r->n;
+    r->priv = np ? blk + 4 * r->n : NULL;
+}
+
 void sampler_run_task(const SamplerConfig *sc, const Schedule *s, Denoiser *den,
                       const SampleTask *task, float *x, const uint64_t *seeds,
                       const int *labels, int B)
@@ -378,25 +403,9 @@ void sampler_run_task(const SamplerConfig *sc, const Schedule *s, Denoiser *den,
     if (sampler_config_check(sc, s, err, sizeof err)) ddm_die("%s", err);
     if (B <= 0) return;
     SamplerPlan plan;
-    sampler_plan_init(&plan, sc, s);
-    denoiser_begin(den, seeds, labels, sc->guidance, B);
     SampleRun r;
-    memset(&r, 0, sizeof r);
-    r.sc = sc;
-    r.s = s;
-    r.plan = &plan;
-    r.den = den;
-    r.seeds = seeds;
-    r.B = B;
-    r.D = den->D;
-    r.n = (size_t)B * den->D;
-    const size_t np = (size_t)sc->def->priv_per_value * r.n;
-    float *blk = xalloc_floats(4 * r.n + np);
-    r.eps = blk;
-    r.x0 = blk + r.n;
-    r.z = blk + 2 * r.n;
-    r.tmp = blk + 3 * r.n;
-    r.priv = np ? blk + 4 * r.n : NULL;
+    run_begin(&r, &plan, sc, s, den, seeds, labels, B);
+    float *blk = r.eps;
 
     int i = 0;
     if (task && task->init) {
@@ -435,4 +444,70 @@ void sampler_run(const SamplerConfig *sc, const Schedule *s, Denoiser *den, floa
                  const uint64_t *seeds, const int *labels, int B)
 {
     sampler_run_task(sc, s, den, NULL, x0_out, seeds, labels, B);
+}
+
+/* ------------------------------------------------------------------ the encoder */
+
+void sampler_encode_names(char *buf, size_t n)
+{
+    size_t off = 0;
+    int cnt = 0, total = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < NSAMPLERS; i++) total += REGISTRY[i]->step_back != NULL;
+    for (int i = 0; i < NSAMPLERS && off < n; i++) {
+        if (!REGISTRY[i]->step_back) continue;
+        const char *sep = cnt == 0 ? "" : cnt == total - 1 ? " and " : ", ";
+        const OptSpec *o = REGISTRY[i]->opts;
+        const int has_eta = o && opt_find(o, -1, NULL, "eta") != NULL;
+        off += (size_t)snprintf(buf + off, n - off, "%s%s%s", sep, REGISTRY[i]->name,
+                                has_eta ? " (eta 0)" : "");
+        cnt++;
+    }
+}
+
+int sampler_check_encode(const SamplerConfig *sc, const Schedule *s, char *err, size_t errlen)
+{
+    char msg[512] = "", ok[128];
+    sampler_encode_names(ok, sizeof ok);
+    if (sampler_config_check(sc, s, msg, sizeof msg)) {
+        /* msg says it */
+    } else if (!sc->def->step_back) {
+        snprintf(msg, sizeof msg, "sampler %s cannot run backwards (encode): it is not "
+                 "deterministic or not invertible step by step; %s can", sc->def->name, ok);
+    } else if (sc->def->opts && opt_find(sc->def->opts, -1, NULL, "eta") && sc->eta != 0) {
+        /* eta > 0 draws noise at every step: no step has a deterministic reverse */
+        snprintf(msg, sizeof msg, "sampler %s: encoding is deterministic: eta must be 0, got %g",
+                 sc->def->name, sc->eta);
+    }
+    if (msg[0]) {
+        if (err) snprintf(err, errlen, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+void sampler_encode_run(const SampleRun *r, float *x)
+{
+    const SamplerPlan *p = r->plan;
+    DDM_ASSERT(r->sc->def->step_back, "sampler %s cannot encode", r->sc->def->name);
+    DDM_ASSERT(p->a[p->N] == 1.0 && p->sg[p->N] == 0.0 && !p->tweedie,
+               "sampler %s: the plan does not end at the data", r->sc->def->name);
+    SampleRun w = *r; /* the steps may write the run's own fields */
+    w.stream_offset = 0;
+    w.first = p->N;
+    for (int i = p->N - 1; i >= 0; i--) w.sc->def->step_back(&w, i, x);
+}
+
+void sampler_encode(const SamplerConfig *sc, const Schedule *s, Denoiser *den, float *x,
+                    const uint64_t *seeds, const int *labels, int B)
+{
+    char err[512];
+    if (sampler_check_encode(sc, s, err, sizeof err)) ddm_die("%s", err);
+    if (B <= 0) return;
+    SamplerPlan plan;
+    SampleRun r;
+    run_begin(&r, &plan, sc, s, den, seeds, labels, B);
+    sampler_encode_run(&r, x);
+    free(r.eps);
+    sampler_plan_free(&plan);
 }

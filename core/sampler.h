@@ -117,6 +117,10 @@ struct SamplerDef {
     void (*plan)(const SamplerConfig *sc, const Schedule *s, int N, SamplerPlan *p);
     /* step i: the state x from level i to level i+1 */
     void (*step)(SampleRun *r, int i, float *x);
+    /* the reverse of step i, deterministic: the state x from level i+1 back to level i
+     * (the encoder: data -> latent, sampler_encode). NULL: the sampler cannot run
+     * backwards (its steps draw noise, or keep a history of noisier levels). */
+    void (*step_back)(SampleRun *r, int i, float *x);
     /* floats of private state per value of the batch (e.g. a multistep history), 0 = none */
     int priv_per_value;
 };
@@ -214,6 +218,26 @@ void sampler_run_task(const SamplerConfig *sc, const Schedule *s, Denoiser *den,
                       const int *labels, int B);
 void sampler_run(const SamplerConfig *sc, const Schedule *s, Denoiser *den, float *x0_out,
                  const uint64_t *seeds, const int *labels, int B);
+
+/* ---- the encoder: the deterministic sampler run backwards (DDIM inversion, Song et al.
+ * 2021 sec. 4.3; the probability-flow ODE from the data up, Song et al. 2021 (SDE) sec. 4.3
+ * and D.2). Every level's state is a function of the data alone, so decoding the level-0
+ * state with the same setting and labels gives the data back up to the solver's error. */
+/* Can this setting encode? The sampler has step_back and, when it has eta, eta = 0. 0, or
+ * -1 with "sampler ddpm cannot run backwards (encode); ddim (eta 0) and ode can". */
+int sampler_check_encode(const SamplerConfig *sc, const Schedule *s, char *err, size_t errlen);
+/* The sampler's names that can encode: "ddim and ode" */
+void sampler_encode_names(char *buf, size_t n);
+/* x (r->B, r->D): the data (the plan's level N, which must be the data: a = 1, sg = 0) in,
+ * the state at level 0 out, under the denoiser's current labels and guidance (r->den).
+ * Steps back from level N-1 to 0 on a copy of r (its scratch is used). */
+void sampler_encode_run(const SampleRun *r, float *x);
+/* Encode B data-space images x (B,D) in place to the plan's level-0 state with labels (B)
+ * or NULL, seeds (B) as the network slots' keys (no draw is made). Per sample: a row's
+ * latent does not depend on the batch, its position or the rank. Dies on a setting that
+ * cannot encode. */
+void sampler_encode(const SamplerConfig *sc, const Schedule *s, Denoiser *den, float *x,
+                    const uint64_t *seeds, const int *labels, int B);
 
 /* ---- noise, levels, the forward process */
 #define SAMPLER_STREAM_INIT UINT64_MAX

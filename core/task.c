@@ -124,14 +124,18 @@ static void needs_text(unsigned needs, char *buf, size_t n)
     snprintf(buf, n, "%s%s%s", needs & TASK_NEEDS_IMAGE ? "an image" : "",
              (needs & TASK_NEEDS_IMAGE) && (needs & TASK_NEEDS_MASK) ? " and " : "",
              needs & TASK_NEEDS_MASK ? "a mask" : "");
-    if (!needs) snprintf(buf, n, "no input");
+    if (!(needs & (TASK_NEEDS_IMAGE | TASK_NEEDS_MASK))) snprintf(buf, n, "no input");
+    if (needs & TASK_NEEDS_CLASS) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, ", a class-conditional model and a target class");
+    }
 }
 
 void task_print_help(FILE *f)
 {
     for (int i = 0; i < NTASKS; i++) {
         const TaskDef *d = REGISTRY[i];
-        char needs[64];
+        char needs[128];
         needs_text(d->needs, needs, sizeof needs);
         fprintf(f, "%s (needs %s per sample; %s):\n", d->name, needs, d->cite);
         if (d->opts) opt_print_help(f, d->opts, -1, "");

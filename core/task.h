@@ -27,7 +27,8 @@
 /* the streams of a task's draws (no sampler step uses them) */
 #define TASK_STREAM ((uint64_t)1 << 50)
 
-enum { TASK_NEEDS_IMAGE = 1u, TASK_NEEDS_MASK = 2u };
+/* CLASS: a class-conditional model and a target class (--class K, per seed or input) */
+enum { TASK_NEEDS_IMAGE = 1u, TASK_NEEDS_MASK = 2u, TASK_NEEDS_CLASS = 4u };
 
 typedef struct TaskDef TaskDef;
 
@@ -39,6 +40,7 @@ typedef struct {
     int resample;      /* repaint: r, passes over each stretch of j levels (10; 1 = none) */
     int factor;        /* ilvr: N, the low-pass factor (Choi et al. 2021: 4..32) */
     double range_from, range_to; /* ilvr: applied while the step's t is in [to, from] */
+    int source;        /* ddib: the class the input is encoded with, -1 = its own label */
 } TaskConfig;
 
 /* One batch's inputs (NULL where the task needs none). */
@@ -46,6 +48,7 @@ typedef struct {
     const float *image;  /* (B,D) the guide (sdedit), original (repaint), reference (ilvr) */
     const float *mask;   /* (B,D) 1 = known pixel, 0 = to fill (repaint) */
     int C, H, W;
+    const int *labels;   /* (B) each input's label, -1 = none; NULL: the file has none (ddib) */
 } TaskInputs;
 
 /* What a bound task keeps while its batch runs (owned by the caller, zeroed before bind,
@@ -83,7 +86,7 @@ struct TaskDef {
 int task_count(void);
 const TaskDef *task_def(int i);
 const TaskDef *task_find(const char *name);
-void task_names(char *buf, size_t n); /* "sdedit, repaint, ilvr" */
+void task_names(char *buf, size_t n); /* "sdedit, repaint, ilvr, ddib" */
 
 /* ---- settings (as for samplers: "unknown task", "unknown task option 'x' for task
  * repaint; it takes jump_length, resample", "bad value ...") */

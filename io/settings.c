@@ -146,6 +146,25 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
             return -1;
         }
     }
+    if (st->has_task && (st->tc.def->needs & TASK_NEEDS_CLASS)) {
+        const char *tn = st->tc.def->name, *at = name ? "setting [" : "", *at2 = name ? "]: " : "";
+        if (m->num_classes <= 0) {
+            snprintf(err, errlen, "%s%s%stask %s needs a class-conditional model; this one is "
+                     "unconditional (model.num_classes = 0)", at, name ? name : "", at2, tn);
+            return -1;
+        }
+        if (st->label_mode == LABELS_NULL) {
+            snprintf(err, errlen, "%s%s%stask %s decodes to a target class: --class K, "
+                     "--class-per-seed or --class input", at, name ? name : "", at2, tn);
+            return -1;
+        }
+        if (st->tc.source >= m->num_classes) {
+            snprintf(err, errlen, "%s%s%stask %s: source class %d out of range: the model has "
+                     "classes 0..%d", at, name ? name : "", at2, tn, st->tc.source,
+                     m->num_classes - 1);
+            return -1;
+        }
+    }
     st->steps = sampler_steps(&st->sc, s);
     st->nfe = st->has_task ? task_nfe(&st->tc, &st->sc, s) : sampler_nfe(&st->sc, s);
     char desc[512], words[512];

@@ -6,6 +6,7 @@
 int job_prep(int argc, char **argv);
 int job_train(int argc, char **argv);
 int job_sample(int argc, char **argv);
+int job_encode(int argc, char **argv);
 int job_eval(int argc, char **argv);
 int job_info(int argc, char **argv);
 int job_export(int argc, char **argv);

@@ -16,6 +16,7 @@ static const Job JOBS[] = {
     {"prep", job_prep, "import a dataset (fashion-mnist, idx:, png-dir:) into dataset HDF5"},
     {"train", job_train, "train a diffusion model (or the eval classifier) on P ranks"},
     {"sample", job_sample, "the sampling farm: seeds x samplers into one samples HDF5"},
+    {"encode", job_encode, "images to the latents of a deterministic sampler (DDIM / ODE inversion)"},
     {"eval", job_eval, "score samples against a reference (FID, KID, IS, precision/recall)"},
     {"info", job_info, "say what a ddm HDF5 file holds"},
     {"export", job_export, "write samples as PNGs or an .npz for other tools"},

@@ -214,7 +214,7 @@ static void job_inputs(SampleJob *j)
         float *img = xalloc_floats(D), *msk = j->inputs.mask ? xalloc_floats(D) : NULL;
         int64_t first = 0;
         task_inputs_rows(&j->inputs, &first, 1, img, msk);
-        TaskInputs in = {img, msk, uc->in_ch, uc->image_size, uc->image_size};
+        TaskInputs in = {img, msk, uc->in_ch, uc->image_size, uc->image_size, j->inputs.labels};
         for (int i = 0; !rc && i < j->ns; i++) {
             char e[512];
             if (task_check_inputs(&j->st[i].tc, &in, 1, e, sizeof e)) {
@@ -446,7 +446,8 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
             const int *nl = s->label_mode == LABELS_NONE ? NULL : lab;
             if (s->has_task) {
                 task_inputs_rows(&j->inputs, idx, B, in_img, in_mask);
-                TaskInputs in = {in_img, in_mask, uc->in_ch, uc->image_size, uc->image_size};
+                TaskInputs in = {in_img, in_mask, uc->in_ch, uc->image_size, uc->image_size,
+                                 j->inputs.labels ? in_lab : NULL};
                 for (int k = 0; k < B; k++) keys[k] = seeds[k] + (uint64_t)idx[k];
                 den.slot_keys = keys; /* inputs sharing a seed spread over the slots */
                 task_run(&s->tc, &in, &s->sc, &j->sched, &den, x, seeds, nl, B);

@@ -52,7 +52,7 @@ static float *run(const TaskConfig *tc, const SamplerConfig *sc, const Schedule 
     for (int i = 0; i < nsamples; i += batch) {
         int b = nsamples - i < batch ? nsamples - i : batch;
         TaskInputs in = {image ? image + (size_t)i * D : NULL, mask ? mask + (size_t)i * D : NULL,
-                         C, H, W};
+                         C, H, W, NULL};
         task_run(tc, &in, sc, s, &m, x + (size_t)i * D, seeds + i, NULL, b);
     }
     if (nfe) *nfe = m.nfe;
@@ -86,16 +86,16 @@ static void test_registry(void)
 {
     char names[128], err[512];
     task_names(names, sizeof names);
-    check(task_count() == 3 && !strcmp(names, "sdedit, repaint, ilvr") && task_find("sdedit") == task_def(0) &&
+    check(task_count() == 4 && !strcmp(names, "sdedit, repaint, ilvr, ddib") && task_find("sdedit") == task_def(0) &&
               !task_find("deblur") && !task_def(task_count()) && !task_def(-1),
           "registry: %d tasks '%s', found by name", task_count(), names);
     TaskConfig tc;
     int rc = task_config_init(&tc, "deblur", err, sizeof err);
-    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit, repaint, ilvr"),
+    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit, repaint, ilvr, ddib"),
           "unknown task: '%s'", err);
     float img[2 * D];
     for (int j = 0; j < 2 * D; j++) img[j] = 0.1f * (j % 7);
-    TaskInputs in = {img, NULL, C, H, W}, none = {NULL, NULL, C, H, W}, flat = {img, NULL, C, 0, W};
+    TaskInputs in = {img, NULL, C, H, W, NULL}, none = {NULL, NULL, C, H, W, NULL}, flat = {img, NULL, C, 0, W, NULL};
     test_task_config(&tc, "sdedit", NULL);
     check(task_check_inputs(&tc, &in, 2, err, sizeof err) == 0, "good inputs pass");
     rc = task_check_inputs(&tc, &none, 2, err, sizeof err);
@@ -200,7 +200,7 @@ static void test_repaint_settings(void)
         img[j] = 0.1f * (j % 7);
         mask[j] = (float)(j % 2);
     }
-    TaskInputs in = {img, NULL, C, H, W};
+    TaskInputs in = {img, NULL, C, H, W, NULL};
     rc = task_check_inputs(&tc, &in, 2, err, sizeof err);
     check(rc == -1 && !strcmp(err, "task repaint needs a mask per sample"), "repaint without a mask: '%s'", err);
     in.mask = mask;
@@ -240,7 +240,7 @@ static void test_ilvr_settings(void)
     rc = task_config_set(&tc, "range_from", "1.5", err, sizeof err);
     check(rc == -1 && strstr(err, "range_from = 1.5: must be <= 1"), "ilvr range_from 1.5: '%s'", err);
     float img[D] = {0};
-    TaskInputs in = {img, NULL, C, H, W};
+    TaskInputs in = {img, NULL, C, H, W, NULL};
     test_task_config(&tc, "ilvr", "factor=3");
     rc = task_check_inputs(&tc, &in, 1, err, sizeof err);
     check(rc == -1 && strstr(err, "factor 3 must divide the image's height and width (4x4)"),
@@ -558,7 +558,7 @@ static void spy_run(const TaskConfig *tc, const SamplerConfig *sc, const Schedul
     memset(&st, 0, sizeof st);
     SampleTask inner;
     memset(&inner, 0, sizeof inner);
-    TaskInputs in = {ref, NULL, C, H, W};
+    TaskInputs in = {ref, NULL, C, H, W, NULL};
     if (tc) tc->def->bind(tc, &in, &st, &inner);
     Spy spy = {tc ? &inner : NULL, at, snap};
     SampleTask t = {"spy", &spy, NULL, spy_after, 0};

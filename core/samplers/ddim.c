@@ -1,6 +1,7 @@
 /* ddim: DDIM (Song, Meng & Ermon 2021), eq. 12 with sigma of eq. 16 times eta, on the
  * timestep subsequence tau. */
 #include <math.h>
+#include <string.h>
 
 #include "core/common.h"
 #include "core/sampler.h"
@@ -42,6 +43,25 @@ static void step(SampleRun *r, int i, float *x)
     sampler_ddim_update(x, r->x0, r->eps, z, abp, sigma, r->n);
 }
 
+/* DDIM inversion (Song et al. 2021, sec. 4.3: eq. 12 with sigma = 0 is an Euler step of
+ * the ODE of eq. 14, which can be run from t-1 to t): from level i+1 up to level i,
+ * x_i = sqrt(ab_i) x0^ + sqrt(1 - ab_i) eps^ with eps^, x0^ of the network at the current,
+ * less noisy state (level i+1; clipped as the forward step clips). From the data (level N,
+ * sigma 0) the network is evaluated at the data with level i's conditioning and x0^ is the
+ * data itself. eta is ignored: sampler_check_encode requires eta = 0. */
+static void step_back(SampleRun *r, int i, float *x)
+{
+    const SamplerPlan *p = r->plan;
+    const int k = p->k[i];
+    if (p->k[i + 1] < 0) { /* from the data: eps at the data as if at level i */
+        sampler_eval_level(r, x, i, r->eps, NULL, NULL);
+        memcpy(r->x0, x, r->n * sizeof(float));
+    } else {
+        sampler_eval_clipped(r, x, i + 1);
+    }
+    sampler_ddim_update(x, r->x0, r->eps, NULL, r->s->alpha_bar[k], 0.0, r->n);
+}
+
 #define OFF(f) offsetof(SamplerConfig, f)
 static const OptSpec OPTS[] = {
     {NULL, "eta", OPT_F64, OFF(eta), 0, NULL, "0", "E", "",
@@ -62,4 +82,5 @@ const SamplerDef sampler_ddim_def = {
     .check = sampler_check_tau,
     .plan = sampler_plan_tau,
     .step = step,
+    .step_back = step_back,
 };

@@ -69,6 +69,26 @@ static void step(SampleRun *r, int i, float *x)
     sampler_heun_update(r, x, r->x0, r->eps, r->z, s0, s1);
 }
 
+/* The same ODE solved upward, from level i+1 (sigma s1) to level i (s0 > s1): Heun from s1
+ * to s0. From the data (s1 = 0) the slope d = (xbar - D)/sigma is not defined at sigma 0:
+ * that first step is Euler with the network evaluated at the data at s0,
+ * xbar <- xbar + s0 (xbar - D(xbar; s0)) / s0 (the first step of DDIM inversion in xbar;
+ * first order, as the forward run's last step s_min -> 0 is). */
+static void step_back(SampleRun *r, int i, float *x)
+{
+    const double s0 = r->plan->sigma[i], s1 = r->plan->sigma[i + 1];
+    if (s1 > 0) {
+        sampler_karras_denoise(r, r->x0, x, s1);
+        sampler_heun_update(r, x, r->x0, r->eps, r->z, s1, s0);
+        return;
+    }
+    sampler_karras_denoise(r, r->x0, x, s0);
+    for (size_t j = 0; j < r->n; j++) {
+        const double d = (x[j] - r->x0[j]) / s0;
+        x[j] = (float)(x[j] + s0 * d);
+    }
+}
+
 #define OFF(f) offsetof(SamplerConfig, f)
 const OptSpec sampler_karras_opts[] = {
     {NULL, "rho", OPT_F64, OFF(rho), 0, NULL, "7", "R", "",
@@ -88,4 +108,5 @@ const SamplerDef sampler_ode_def = {
     .check = sampler_check_karras,
     .plan = sampler_plan_karras,
     .step = step,
+    .step_back = step_back,
 };
