@@ -61,8 +61,9 @@ static void sampler_with_steps(SamplerConfig *sc, const char *name, int N)
     test_sampler_config(sc, name, o);
 }
 
-/* ddib of n inputs x (classes src) to classes dst in batches of `batch`: out (n, D) */
-static void run_ddib(const SamplerConfig *sc, const Schedule *s, const Gmm *g, const float *x,
+/* ddib of n inputs x (classes src) to classes dst in batches of `batch`: out (n, D);
+ * returns the network evaluations per sample (of the last batch) */
+static long long run_ddib(const SamplerConfig *sc, const Schedule *s, const Gmm *g, const float *x,
                      const int *src, const int *dst, int n, int batch, float *out)
 {
     GmmModel gm;
@@ -78,7 +79,9 @@ static void run_ddib(const SamplerConfig *sc, const Schedule *s, const Gmm *g, c
         TaskInputs in = {x + (size_t)b * D, NULL, C, H, W, src + b};
         task_run(&tc, &in, sc, s, &den, out + (size_t)b * D, seeds + b, dst + b, B);
     }
+    const long long nfe = den.nfe;
     denoiser_free(&den);
+    return nfe;
 }
 
 /* ------------------------------------------------------------------ settings */
@@ -234,8 +237,16 @@ static void test_reconstruct(void)
         for (int q = 0; q < 4; q++) {
             SamplerConfig sc;
             sampler_with_steps(&sc, cases[c].name, cases[c].N[q]);
-            run_ddib(&sc, cases[c].s, &g, x, lab, lab, NS, NS, y);
+            const long long nfe = run_ddib(&sc, cases[c].s, &g, x, lab, lab, NS, NS, y);
             e[q] = mean_abs_diff(x, y, (size_t)NS * D);
+            if (q == 0) { /* the header's estimate: encode + decode; Heun's data step costs 1 */
+                TaskConfig tc;
+                test_task_config(&tc, "ddib", NULL);
+                const long long est = task_nfe(&tc, &sc, cases[c].s);
+                check(llabs(est - nfe) <= (strcmp(cases[c].name, "ode") ? 0 : 1),
+                      "%s (%s) ddib %d steps: task_nfe %lld against the %lld made", cases[c].name,
+                      cases[c].sn, cases[c].N[0], est, nfe);
+            }
         }
         check(e[1] < e[0] && e[2] < e[1] && e[3] < e[2] && e[3] < cases[c].tol,
               "%s (%s) encode + decode, same class: mean |out - in| %.2e, %.2e, %.2e, %.2e at %d, %d, "

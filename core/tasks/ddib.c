@@ -62,6 +62,14 @@ static int inputs_check(const TaskConfig *tc, const TaskInputs *in, char *err, s
     return 0;
 }
 
+/* the encoder's N steps back, then the decoder's N */
+static long long steps_run(const TaskConfig *tc, const Schedule *s, const SamplerPlan *p)
+{
+    (void)tc;
+    (void)s;
+    return 2LL * p->N;
+}
+
 static void bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
 {
     st->tc = tc;
@@ -89,4 +97,5 @@ const TaskDef task_ddib_def = {
     .check = check,
     .bind = bind,
     .inputs_check = inputs_check,
+    .steps_run = steps_run,
 };
