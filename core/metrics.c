@@ -272,24 +272,82 @@ void metrics_kid(KidResult *out, const float *x, size_t nx, const float *y, size
 
 /* ================================================================ Inception Score */
 
+/* The order the splits are cut in: a pseudo-random permutation that depends only on the
+ * rows' values, so that IS does not depend on the order of the images (a dataset sorted by
+ * class would otherwise put one class in each split). Rows sorted by their bytes; equal
+ * rows numbered 0, 1, 2, ...; each row's key mixes (splitmix64) the FNV-1a hash of its
+ * bytes with its number; rows sorted by key (ties: the byte order). */
+typedef struct {
+    uint64_t key;
+    size_t row, rank;
+} IsRow;
+static const float *is_probs;
+static int is_k;
+
+static int is_cmp_bytes(const void *a, const void *b)
+{
+    const IsRow *x = a, *y = b;
+    return memcmp(is_probs + x->row * (size_t)is_k, is_probs + y->row * (size_t)is_k,
+                  sizeof(float) * (size_t)is_k);
+}
+
+static int is_cmp_key(const void *a, const void *b)
+{
+    const IsRow *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static uint64_t splitmix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+size_t *metrics_is_order(const float *probs, size_t n, int k)
+{
+    IsRow *r = xmalloc(sizeof *r * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) r[i].row = i;
+    is_probs = probs;
+    is_k = k;
+    qsort(r, n, sizeof *r, is_cmp_bytes);
+    uint64_t occ = 0;
+    for (size_t i = 0; i < n; i++) {
+        occ = i > 0 && is_cmp_bytes(&r[i - 1], &r[i]) == 0 ? occ + 1 : 0;
+        const unsigned char *b = (const unsigned char *)(probs + r[i].row * (size_t)k);
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (size_t j = 0; j < sizeof(float) * (size_t)k; j++) h = (h ^ b[j]) * 0x100000001b3ull;
+        r[i].key = splitmix64(h ^ splitmix64(occ));
+        r[i].rank = i;
+    }
+    qsort(r, n, sizeof *r, is_cmp_key);
+    size_t *order = xmalloc(sizeof *order * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) order[i] = r[i].row;
+    free(r);
+    return order;
+}
+
 void metrics_inception_score(double *mean, double *std, const float *probs, size_t n, int k,
                              int splits)
 {
     if (splits <= 0) splits = IS_SPLITS;
     DDM_ASSERT(k > 0 && n >= (size_t)splits,
                "Inception Score: %zu samples cannot make %d splits", n, splits);
+    size_t *order = metrics_is_order(probs, n, k);
     double *py = xmalloc(sizeof(double) * (size_t)k);
     double *score = xmalloc(sizeof(double) * (size_t)splits);
     for (int s = 0; s < splits; s++) {
         size_t a = (size_t)s * n / (size_t)splits, b = (size_t)(s + 1) * n / (size_t)splits;
         for (int c = 0; c < k; c++) py[c] = 0.0;
         for (size_t i = a; i < b; i++)
-            for (int c = 0; c < k; c++) py[c] += probs[i * (size_t)k + c];
+            for (int c = 0; c < k; c++) py[c] += probs[order[i] * (size_t)k + c];
         for (int c = 0; c < k; c++) py[c] /= (double)(b - a);
         double kl = 0.0;
         for (size_t i = a; i < b; i++)
             for (int c = 0; c < k; c++) {
-                double p = probs[i * (size_t)k + c];
+                double p = probs[order[i] * (size_t)k + c];
                 if (p > 0.0) kl += p * (log(p) - log(py[c]));
             }
         score[s] = exp(kl / (double)(b - a));
@@ -300,6 +358,7 @@ void metrics_inception_score(double *mean, double *std, const float *probs, size
     for (int s = 0; s < splits; s++) v += (score[s] - m) * (score[s] - m);
     *mean = m;
     *std = sqrt(v / splits);
+    free(order);
     free(py);
     free(score);
 }

@@ -79,11 +79,18 @@ void metrics_kid(KidResult *out, const float *x, size_t nx, const float *y, size
 void kid_finish(KidResult *out, double sum, double sum_sq, int subsets, int subset_size);
 
 /* ---------------------------------------------------------------- Inception Score
- * IS (Salimans et al. 2016) from class probabilities p (N,K), rows summing to 1: the rows
- * are cut into `splits` consecutive parts [i N/splits, (i+1) N/splits) as the original
- * code does; per part exp(mean_x KL(p(y|x) || p(y))) with p(y) the part's mean row;
- * mean and std (ddof 0) over the parts. splits <= 0 takes 10. 0 log 0 = 0. */
+ * IS (Salimans et al. 2016) from class probabilities p (N,K), rows summing to 1: the rows,
+ * in the order of metrics_is_order, are cut into `splits` consecutive parts
+ * [i N/splits, (i+1) N/splits) (the original code cuts them in the order given, so a file
+ * sorted by class scored ~1.6 where the same images shuffled scored 6.6); per part
+ * exp(mean_x KL(p(y|x) || p(y))) with p(y) the part's mean row; mean and std (ddof 0)
+ * over the parts. splits <= 0 takes 10. 0 log 0 = 0. The result does not depend on the
+ * order of the rows, bit for bit. */
 #define IS_SPLITS 10
+/* A pseudo-random permutation of the n rows (malloc'd) that depends only on their values:
+ * rows sorted by their bytes, equal rows numbered 0, 1, ..; key = splitmix64(FNV-1a of the
+ * row's bytes ^ splitmix64(its number)); rows in key order (ties: byte order). */
+size_t *metrics_is_order(const float *probs, size_t n, int k);
 void metrics_inception_score(double *mean, double *std, const float *probs, size_t n, int k,
                              int splits);
 
