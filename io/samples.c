@@ -284,6 +284,9 @@ int64_t samples_group_open(SamplesGroup *g, SamplesFile *sf, const char *name,
         g->labels = open_dset(g->group, sf->path, name, "labels");
         g->done = open_dset(g->group, sf->path, name, "done");
         check_group(g, set, seeds);
+        int64_t nfe_was = -1; /* informational: the current estimate (a fixed one replaces it) */
+        if (!h5_attr_get_i64(g->group, "nfe", &nfe_was) || nfe_was != set->nfe)
+            h5_attr_set_i64(g->group, "nfe", set->nfe);
         if (set->input_file) { /* a task's rows: the same input file */
             char *was = NULL;
             if (H5Aexists(g->group, "input") > 0) h5_attr_get_str(g->group, "input", &was);

@@ -65,6 +65,12 @@ def group(path, name):
                 g["labels"][()])
 
 
+def nfe(path, name):
+    """the group's network evaluations per image (ddm sample's header: the task's own steps)"""
+    with h5py.File(path, "r") as f:
+        return int(f[name].attrs["nfe"])
+
+
 def groups(path):
     with h5py.File(path, "r") as f:
         return [k for k in f if isinstance(f[k], h5py.Group)]
@@ -186,7 +192,7 @@ def sec_sdedit(R, docs, md):
             continue
         x, inp, _, _ = group(R.path("sdedit.h5"), g)
         e = R.get("sdedit.h5", g)
-        md.append(f"| SDEdit t0 = {t} | {e.get('nfe', '-')} | {f4(rms(x, guides[inp]).mean())} | "
+        md.append(f"| SDEdit t0 = {t} | {nfe(R.path('sdedit.h5'), g)} | {f4(rms(x, guides[inp]).mean())} | "
                   f"{f3(metric(e, 'fid'))} | {f3(metric(e, 'is'))} | {f3(metric(e, 'input_match'))} |")
         cols.append(x)
         heads.append(f"t0 {t}")
@@ -215,7 +221,7 @@ def sec_repaint(R, docs, md):
             known = np.broadcast_to(mask[0] == 255, x.shape[1:])
             changed = int((x[:, known] != orig[inp][:, known]).sum())
             e = R.get(f"repaint-{m}.h5", g)
-            md.append(f"| {m} | {what} | {e.get('nfe', '-')} | {changed} of {known.sum() * len(x)} | "
+            md.append(f"| {m} | {what} | {nfe(R.path(f'repaint-{m}.h5'), g)} | {changed} of {known.sum() * len(x)} | "
                       f"{f3(metric(e, 'fid'))} | {f3(metric(e, 'is'))} | {f3(metric(e, 'input_match'))} |")
             if g == "r1":
                 cols += [masked(orig[inp], mask)]
@@ -256,7 +262,7 @@ def sec_ilvr(R, docs, md):
         s0, s1 = x[seeds == 0], x[seeds == 1]
         div = rms(s0, s1).mean()
         e = R.get("ilvr.h5", g)
-        md.append(f"| {N} | {e.get('nfe', '-')} | {f4(lp)} | {f4(base)} | {f4(div)} | "
+        md.append(f"| {N} | {nfe(R.path('ilvr.h5'), g)} | {f4(lp)} | {f4(base)} | {f4(div)} | "
                   f"{f4(rms(x, ref[inp]).mean())} | {f3(metric(e, 'fid'))} | {f3(metric(e, 'input_match'))} |")
         cols += [np.clip(np.rint(block_mean(ref.astype(np.float64), N)), 0, 255).astype(np.uint8), s0, s1]
         heads += [f"phi_{N}(ref)", f"N{N} s0", f"N{N} s1"]
@@ -285,7 +291,7 @@ def sec_ddib(R, docs, md):
         d = rms(x, orig[inp])
         mx = int(np.abs(x.astype(int) - orig[inp].astype(int)).max())
         e = R.get("ddib-rec.h5", g)
-        md.append(f"| {g[4:]} | {e.get('nfe', '-')} | {len(x)} | {f4(d.mean())} | {f4(float(np.median(d)))} | "
+        md.append(f"| {g[4:]} | {nfe(R.path('ddib-rec.h5'), g)} | {len(x)} | {f4(d.mean())} | {f4(float(np.median(d)))} | "
                   f"{f4(d.max())} | {mx} |")
         cols.append(x)
         heads.append(f"rec {g[4:]}")
@@ -297,7 +303,7 @@ def sec_ddib(R, docs, md):
         e = R.get("ddib.h5", g)
         other = labels != slab[inp]
         md += [f"Translations: {len(np.unique(inp))} test images, each decoded with every class "
-               f"(DDIM 50 both ways, NFE {e.get('nfe', '-')}): the evaluation classifier puts "
+               f"(DDIM 50 both ways, NFE {nfe(R.path('ddib.h5'), g)}): the evaluation classifier puts "
                f"**{f3(metric(e, 'class_match'))}** of the {len(x)} outputs in their target class "
                f"({int(other.sum())} of them translations to another class), FID "
                f"{f3(metric(e, 'fid'))}.", ""]
