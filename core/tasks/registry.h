@@ -4,3 +4,4 @@
 TASK(sdedit)
 TASK(repaint)
 TASK(ilvr)
+TASK(superres)
