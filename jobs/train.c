@@ -284,6 +284,13 @@ int job_train(int argc, char **argv)
                task == TASK_DIFFUSION ? "diffusion U-Net" : "classifier", r.np, P, P > 1 ? "s" : "",
                ddm_threads(), ddm_threads() > 1 ? "s" : "", cfg->train.batch, B, (long long)sh.n, C, S, S,
                resume ? "" : ", from scratch");
+        if (cfg->train.n_degrade > 0) {
+            char *f = config_value_text(cfg, config_find_key("train.degrade"));
+            printf("ddm train: SR3: x_t with %d condition channel%s, the image degraded by a "
+                   "factor of %s (each image draws one)\n", cfg->model.cond_channels,
+                   cfg->model.cond_channels > 1 ? "s" : "", f);
+            free(f);
+        }
         if (resume) printf("ddm train: resuming from %s (step %lld)\n", resume, (long long)step);
         if (step >= cfg->train.max_steps)
             printf("ddm train: already at step %lld of train.max_steps = %lld: nothing to do\n",
