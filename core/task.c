@@ -134,7 +134,7 @@ void task_print_help(FILE *f)
         char needs[64];
         needs_text(d->needs, needs, sizeof needs);
         fprintf(f, "%s (needs %s per sample%s; %s):\n", d->name, needs,
-            d->condition ? " and a model trained with its condition" : "", d->cite);
+                d->condition ? " and a model trained with its condition" : "", d->cite);
         if (d->opts) opt_print_help(f, d->opts, -1, "");
     }
 }
