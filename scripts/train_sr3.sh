@@ -6,7 +6,8 @@
 #
 #   scripts/train_sr3.sh [OUT_DIR] [extra 'ddm train' options, e.g. --set train.max_steps=100]
 #     OUT_DIR   the data file, the run folder OUT_DIR/run and OUT_DIR/fmnist-sr3.h5 (default runs/sr3)
-#   environment: RANKS (2), OMP_NUM_THREADS (1 per rank), EMA (the EMA rate shipped, 0.999)
+#   environment: RANKS (2), OMP_NUM_THREADS (1 per rank), EMA (the EMA rate shipped, 0.995,
+#                or raw: the raw weights)
 #
 # Resumes by itself (ddm train does): rerun the same command after an interruption (a
 # SIGTERM/SIGUSR1 checkpoints and exits 99). Then, e.g.:
@@ -19,7 +20,7 @@ DDM=${DDM:-$ROOT/bin/ddm}
 OUT=${1:-runs/sr3}
 [ $# -gt 0 ] && shift
 RANKS=${RANKS:-2}
-EMA=${EMA:-0.999}
+EMA=${EMA:-0.995}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 mkdir -p "$OUT"
@@ -28,6 +29,7 @@ t0=$(date +%s)
 mpirun -n "$RANKS" --bind-to none "$DDM" train --data "$OUT/fmnist-train.h5" --out "$OUT/run" \
     --config "$ROOT/configs/sr3.ini" --cache "$@"
 ckpt=$(ls "$OUT"/run/ckpt-*.h5 | sort | tail -1)
-/usr/bin/python3 "$ROOT/scripts/slim_ckpt.py" "$ckpt" "$OUT/fmnist-sr3.h5" --ema "$EMA"
+if [ "$EMA" = raw ]; then pick=(--raw); else pick=(--ema "$EMA"); fi
+/usr/bin/python3 "$ROOT/scripts/slim_ckpt.py" "$ckpt" "$OUT/fmnist-sr3.h5" "${pick[@]}"
 cp "$OUT/run/metrics.jsonl" "$OUT/fmnist-sr3-metrics.jsonl"
-echo "== done in $(( $(date +%s) - t0 ))s: $OUT/fmnist-sr3.h5 (EMA $EMA of $ckpt), $OUT/fmnist-sr3-metrics.jsonl"
+echo "== done in $(( $(date +%s) - t0 ))s: $OUT/fmnist-sr3.h5 (${pick[*]} of $ckpt), $OUT/fmnist-sr3-metrics.jsonl"
