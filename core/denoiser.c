@@ -53,9 +53,18 @@ void denoiser_begin(Denoiser *d, const uint64_t *seeds, const int *labels, doubl
     if (d->batch_fn) d->batch_fn(d->ctx, d->slot_keys ? d->slot_keys : seeds, B);
 }
 
+void denoiser_set_cond(Denoiser *d, const float *cond)
+{
+    DDM_ASSERT(!cond || d->cond_D > 0, "a condition image for a network that takes none");
+    d->cond = cond;
+    if (d->cond_fn) d->cond_fn(d->ctx, cond);
+}
+
 void denoiser_output(Denoiser *d, float *out, const float *x, const float *tcond)
 {
     const int B = d->B;
+    DDM_ASSERT(!d->cond_D || d->cond, "the model is conditioned on an image (SR3, "
+               "model.cond_channels): a task must give it (superres)");
     const double w = d->guidance;
     if (w == 0) {
         d->fn(d->ctx, out, x, tcond, d->labels, B);

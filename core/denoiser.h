@@ -8,7 +8,10 @@
  * - the network, as a DenoiseFn (a U-Net in fixed 8-image slots, core/netslots.h, or an
  *   analytic stand-in for tests, core/gmm.h);
  * - the condition of the batch being made: its seeds (the slots key on them), its labels
- *   (labels[b] in 0..num_classes-1, num_classes = the null label; NULL = unconditional);
+ *   (labels[b] in 0..num_classes-1, num_classes = the null label; NULL = unconditional)
+ *   and, for a model trained with one (SR3, model.cond_channels), its condition image:
+ *   cond (B, cond_D), concatenated to x as channels by the network (core/netslots.c);
+ *   it is the same in both halves of a guided evaluation;
  * - classifier-free guidance (Ho & Salimans 2022, eq. 6): eps~ = (1+w) eps(x,c) - w eps(x).
  *   It is applied to the raw outputs: every prediction type is affine in eps at fixed x
  *   with the same coefficients, and (1+w) - w = 1, so combining outputs is exactly
@@ -33,18 +36,25 @@ typedef void (*DenoiseFn)(void *ctx, float *out, const float *x, const float *tc
 /* Told the seeds of the batch before its network calls (the slots key on them); may be
  * NULL for networks whose output does not depend on them. */
 typedef void (*DenoiseBatchFn)(void *ctx, const uint64_t *seeds, int B);
+/* Told the condition image of the batch (B, cond_D) in seed order, or NULL, before the
+ * network calls that use it; a call of kB images (guidance) uses row b % B for image b. */
+typedef void (*DenoiseCondFn)(void *ctx, const float *cond);
 
 typedef struct {
     DenoiseFn fn;
     DenoiseBatchFn batch_fn;
+    DenoiseCondFn cond_fn; /* set with cond_D > 0 by a network that takes a condition image */
     void *ctx;
     const Schedule *s;
     size_t D;
     int num_classes;      /* 0: unconditional (guidance not allowed) */
+    size_t cond_D;        /* values of the condition image per sample (0: the network takes
+                             none) */
     int batched_guidance; /* 1: a guided evaluation is one call of 2B (the network must take
                              batch 2B); 0: two calls of B. Fixed per model, not per batch. */
     /* the condition of the current batch (denoiser_begin) */
     const int *labels;
+    const float *cond;    /* (B, cond_D) or NULL (denoiser_set_cond) */
     double guidance;      /* classifier-free w, 0 = off */
     int B;
     /* what the network slots key on instead of the seeds (NULL: the seeds), set by the
@@ -68,6 +78,10 @@ void denoiser_free(Denoiser *d);
  * and guidance weight w (w != 0 needs labels and num_classes > 0). seeds and labels must
  * stay valid until the batch is done. */
 void denoiser_begin(Denoiser *d, const uint64_t *seeds, const int *labels, double w, int B);
+/* The condition image of the batch (B, cond_D), in the order of its seeds, or NULL to
+ * clear it; kept until changed (a task sets it before the batch and clears it after).
+ * A network with cond_D > 0 refuses to run without one; one with cond_D = 0 refuses one. */
+void denoiser_set_cond(Denoiser *d, const float *cond);
 /* out (B,D) = the (guided when w != 0) raw network output at x with conditioning tcond (B). */
 void denoiser_output(Denoiser *d, float *out, const float *x, const float *tcond);
 /* The network at x (B,D), every sample at conditioning tcond and marginal (a, sg):

@@ -16,13 +16,14 @@ void netslots_init(NetSlots *c, const UNetConfig *uc, const float *weights, int 
     c->n_nets = threads;
     c->num_classes = uc->num_classes;
     c->D = (size_t)uc->in_ch * uc->image_size * uc->image_size;
+    c->Dc = (size_t)uc->cond_ch * uc->image_size * uc->image_size;
     c->nets = xcalloc((size_t)threads, sizeof *c->nets);
     for (int t = 0; t < threads; t++) {
         c->nets[t] = unet_init(uc, NETSLOTS_WIDTH, 0);
         memcpy(unet_params(c->nets[t]), weights, unet_num_params(c->nets[t]) * sizeof(float));
     }
     const size_t per = (size_t)threads * NETSLOTS_WIDTH;
-    c->xs = xalloc_floats(per * c->D);
+    c->xs = xalloc_floats(per * (c->D + c->Dc));
     c->os = xalloc_floats(per * c->D);
     c->ts = xalloc_floats(per);
     c->ls = xcalloc(per, sizeof *c->ls);
@@ -52,8 +53,8 @@ static void between(NetSlots *c)
 static void net_call(NetSlots *c, int t, int call, float *out, const float *x,
                      const float *tcond, const int *labels)
 {
-    const size_t D = c->D;
-    float *xs = c->xs + (size_t)t * NETSLOTS_WIDTH * D, *os = c->os + (size_t)t * NETSLOTS_WIDTH * D;
+    const size_t D = c->D, Dx = c->D + c->Dc; /* an input row: the image, its condition */
+    float *xs = c->xs + (size_t)t * NETSLOTS_WIDTH * Dx, *os = c->os + (size_t)t * NETSLOTS_WIDTH * D;
     float *ts = c->ts + (size_t)t * NETSLOTS_WIDTH;
     int *ls = c->ls + (size_t)t * NETSLOTS_WIDTH;
     const int *slot = c->plan + (size_t)call * NETSLOTS_WIDTH;
@@ -66,11 +67,14 @@ static void net_call(NetSlots *c, int t, int call, float *out, const float *x,
     for (int r = 0; r < NETSLOTS_WIDTH; r++) {
         int b = slot[r];
         if (b >= 0) {
-            memcpy(xs + (size_t)r * D, x + (size_t)b * D, D * sizeof(float));
+            memcpy(xs + (size_t)r * Dx, x + (size_t)b * D, D * sizeof(float));
+            if (c->Dc) /* a guided call holds the batch twice: the row of sample b % n */
+                memcpy(xs + (size_t)r * Dx + D, c->cond + (size_t)(b % c->n) * c->Dc,
+                       c->Dc * sizeof(float));
             ts[r] = tcond[b];
             ls[r] = labels ? labels[b] : 0;
         } else { /* an empty slot: its values never reach the other slots */
-            memset(xs + (size_t)r * D, 0, D * sizeof(float));
+            memset(xs + (size_t)r * Dx, 0, Dx * sizeof(float));
             ts[r] = t_fill;
             ls[r] = c->num_classes;
         }
@@ -87,6 +91,12 @@ static void slots_batch(void *ctx, const uint64_t *seeds, int B)
     c->n = B;
 }
 
+static void slots_cond(void *ctx, const float *cond)
+{
+    NetSlots *c = ctx;
+    c->cond = cond;
+}
+
 /* A DenoiseFn over the batch c->seeds */
 static void slots_denoise(void *ctx, float *out, const float *x, const float *tcond,
                           const int *labels, int B)
@@ -95,6 +105,7 @@ static void slots_denoise(void *ctx, float *out, const float *x, const float *tc
     /* B = n, or a multiple (a guided evaluation in one call: the batch twice) */
     DDM_ASSERT(c->n > 0 && B % c->n == 0, "netslots: a call of %d images for a batch of %d",
                B, c->n);
+    DDM_ASSERT(!c->Dc || c->cond, "netslots: the model takes a condition image; none was set");
     between(c);
     /* the k-th image of residue r goes to call k, slot r */
     int cnt[NETSLOTS_WIDTH] = {0}, ncalls = 0;
@@ -133,4 +144,8 @@ void netslots_denoiser(Denoiser *d, NetSlots *ns, const Schedule *s)
 {
     denoiser_init(d, slots_denoise, ns, s, ns->D, ns->num_classes);
     d->batch_fn = slots_batch;
+    if (ns->Dc) {
+        d->cond_D = ns->Dc;
+        d->cond_fn = slots_cond;
+    }
 }

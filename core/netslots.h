@@ -8,6 +8,8 @@
  * s in slot s % NETSLOTS_WIDTH, empty slots zero), one call per thread, each thread with
  * its own single-threaded U-Net: an image's arithmetic is the same whatever the batch,
  * rank, resume state or thread count. The width is part of every sampling setting.
+ * A model with condition channels (SR3) gets each image's condition row concatenated
+ * after it in its slot: the row of its sample, whichever half of a guided call it is in.
  */
 #ifndef DDM_NETSLOTS_H
 #define DDM_NETSLOTS_H
@@ -24,11 +26,13 @@ typedef struct {
     UNet **nets;            /* one per thread, NETSLOTS_WIDTH wide, single-threaded */
     int n_nets;
     int num_classes;
-    size_t D;
+    size_t D;               /* image values per sample */
+    size_t Dc;              /* condition image values per sample (cond_ch x S x S; 0 = none) */
+    const float *cond;      /* (n, Dc) of the batch being made (denoiser_set_cond) */
     const uint64_t *seeds;  /* of the batch being made */
     int n;
     int *plan;              /* call c, slot r -> image index, or -1 */
-    float *xs, *ts, *os;    /* per thread: NETSLOTS_WIDTH x (D, 1, D) */
+    float *xs, *ts, *os;    /* per thread: NETSLOTS_WIDTH x (D + Dc, 1, D) */
     int *ls;
     int blas_saved;
     /* called between network calls (e.g. to keep a work queue moving, print progress) */

@@ -137,7 +137,8 @@ void task_print_help(FILE *f)
         const TaskDef *d = REGISTRY[i];
         char needs[128];
         needs_text(d->needs, needs, sizeof needs);
-        fprintf(f, "%s (needs %s per sample; %s):\n", d->name, needs, d->cite);
+        fprintf(f, "%s (needs %s per sample%s; %s):\n", d->name, needs,
+                d->condition ? " and a model trained with its condition" : "", d->cite);
         if (d->opts) opt_print_help(f, d->opts, -1, "");
     }
 }
@@ -203,6 +204,17 @@ void task_run(const TaskConfig *tc, const TaskInputs *in, const SamplerConfig *s
     DDM_ASSERT((size_t)in->C * in->H * in->W == den->D,
                "task %s: inputs of %dx%dx%d values, the model makes %zu", tc->def->name, in->C,
                in->H, in->W, den->D);
+    DDM_ASSERT(!tc->def->condition == !den->cond_D,
+               "task %s on a network that %s a condition image", tc->def->name,
+               den->cond_D ? "takes" : "takes no");
+    float *cond = NULL;
+    if (tc->def->condition) {
+        DDM_ASSERT(den->cond_D == den->D, "task %s: the network's condition has %zu values, "
+                   "the images %zu", tc->def->name, den->cond_D, den->D);
+        cond = xalloc_floats((size_t)B * den->D);
+        tc->def->condition(tc, in, B, cond);
+        denoiser_set_cond(den, cond);
+    }
     TaskState st;
     memset(&st, 0, sizeof st);
     SampleTask t;
@@ -210,6 +222,10 @@ void task_run(const TaskConfig *tc, const TaskInputs *in, const SamplerConfig *s
     tc->def->bind(tc, in, &st, &t);
     sampler_run_task(sc, s, den, &t, x0_out, seeds, labels, B);
     task_state_free(&st);
+    if (cond) {
+        denoiser_set_cond(den, NULL);
+        free(cond);
+    }
 }
 
 void task_state_free(TaskState *st)

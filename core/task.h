@@ -41,6 +41,12 @@ typedef struct {
     int factor;        /* ilvr: N, the low-pass factor (Choi et al. 2021: 4..32) */
     double range_from, range_to; /* ilvr: applied while the step's t is in [to, from] */
     int source;        /* ddib: the class the input is encoded with, -1 = its own label */
+    int scale;         /* superres: F, the downsampling factor (0 = the model's first
+                          trained factor, resolved by the job) */
+    int lowres;        /* superres, set by the job (not an option): 0, the inputs are the
+                          full-size truth, degraded by the task; F > 0, they are low-resolution
+                          images of H/F x W/F already upsampled to H x W by bicubic
+                          (io/task_inputs) */
 } TaskConfig;
 
 /* One batch's inputs (NULL where the task needs none). */
@@ -80,6 +86,10 @@ struct TaskDef {
     /* the sampler steps one sample passes on plan p (its start level, its jumps back, its
      * own runs of the plan); NULL = the plan's N */
     long long (*steps_run)(const TaskConfig *tc, const Schedule *s, const SamplerPlan *p);
+    /* the image the network is conditioned on, cond (B,D), for a model trained with one
+     * (superres: model.cond_channels); NULL = the task sets none. task_run hands it to the
+     * denoiser (denoiser_set_cond) for the batch. */
+    void (*condition)(const TaskConfig *tc, const TaskInputs *in, int B, float *cond);
 };
 
 /* ---- the registry */

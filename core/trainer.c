@@ -6,7 +6,11 @@
 
 #include "core/common.h"
 #include "core/diffusion.h"
+#include "core/resize.h"
 #include "core/rng.h"
+
+/* the Philox key of the SR3 factor draws: seed ^ this tag ("sr3-degr") */
+#define TRAINER_DEGRADE_TAG 0x7372332d64656772ull
 
 static void alloc_buffers(Trainer *t)
 {
@@ -62,7 +66,36 @@ void trainer_free(Trainer *t)
 {
     free(t->xt); free(t->target); free(t->noise); free(t->out); free(t->dout);
     free(t->tcond); free(t->weight); free(t->k); free(t->lab); free(t->per_image);
+    free(t->xin); free(t->cond);
     memset(t, 0, sizeof *t);
+}
+
+void trainer_set_degrade(Trainer *t, const int *factors, int n)
+{
+    DDM_ASSERT(t->task == 0 && n >= 1 && n <= 8, "trainer_set_degrade: %d factors (1..8, "
+               "diffusion only)", n);
+    DDM_ASSERT(unet_config(t->unet)->cond_ch == t->C, "trainer_set_degrade: the U-Net takes %d "
+               "condition channels, the images have %d", unet_config(t->unet)->cond_ch, t->C);
+    for (int i = 0; i < n; i++) {
+        DDM_ASSERT(factors[i] >= 1 && t->S % factors[i] == 0,
+                   "trainer_set_degrade: factor %d does not divide the image size %d",
+                   factors[i], t->S);
+        t->degrade[i] = factors[i];
+    }
+    t->n_degrade = n;
+    free(t->xin);
+    free(t->cond);
+    t->xin = xalloc_floats(2 * (size_t)t->B * t->D);
+    t->cond = xalloc_floats((size_t)t->B * t->D);
+}
+
+/* The SR3 factor of the image at global position pos of step `step`. */
+static int degrade_factor(const Trainer *t, int64_t step, int64_t pos)
+{
+    if (t->n_degrade == 1) return t->degrade[0];
+    Rng r;
+    rng_init(&r, t->seed ^ TRAINER_DEGRADE_TAG, (uint64_t)step << 32 | (uint64_t)pos);
+    return t->degrade[rng_below(&r, (uint32_t)t->n_degrade)];
 }
 
 float *trainer_params(Trainer *t) { return t->task ? classifier_params(t->clf) : unet_params(t->unet); }
@@ -127,10 +160,21 @@ void trainer_grads_step(Trainer *t, TrainerStats *st, const float *x, const int3
         }
     }
     diffusion_prepare(t->sched, t->xt, t->tcond, t->target, t->weight, x, t->k, t->noise, B, D);
+    const float *xin = t->xt;
+    if (t->n_degrade > 0) { /* SR3: the input is [x_t | degrade(x0)] per image */
+        for (int b = 0; b < B; b++) {
+            float *c = t->cond + (size_t)b * D, *xi = t->xin + 2 * (size_t)b * D;
+            degrade_superres(c, x + (size_t)b * D, t->C, t->S, t->S,
+                             degrade_factor(t, step, pos[b]));
+            memcpy(xi, t->xt + (size_t)b * D, D * sizeof(float));
+            memcpy(xi + D, c, D * sizeof(float));
+        }
+        xin = t->xin;
+    }
     unet_zero_grad(t->unet);
     /* dropout draws keyed by (seed, step) and layer; with dropout > 0 the masks of a
      * step depend on how the batch is split (the only such case; dropout is 0 by default) */
-    unet_forward(t->unet, t->out, t->xt, t->tcond, t->num_classes > 0 ? t->lab : NULL, B, 1,
+    unet_forward(t->unet, t->out, xin, t->tcond, t->num_classes > 0 ? t->lab : NULL, B, 1,
                  t->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(step + 1)));
     st->loss = diffusion_loss(t->dout, t->per_image, t->out, t->target, t->weight, B, D,
                               (double)t->batch_global);
@@ -156,6 +200,8 @@ void trainer_unet_denoise(void *ctx, float *out, const float *x, const float *tc
     const UNetDenoiser *d = ctx;
     UNet *net = d->net;
     const UNetConfig *c = unet_config(net);
+    DDM_ASSERT(c->cond_ch == 0, "trainer_unet_denoise: the U-Net takes a condition image "
+               "(cond_ch %d); use core/netslots with a task that sets it", c->cond_ch);
     size_t din = (size_t)c->in_ch * c->image_size * c->image_size;
     size_t dout = (size_t)c->out_ch * c->image_size * c->image_size;
     const int mb = d->max_batch;

@@ -36,6 +36,10 @@ typedef struct {
     size_t D;
     float *xt, *tcond, *target, *weight, *noise, *out, *dout;
     int *k, *lab;
+    /* SR3 (trainer_set_degrade): the factors, and the network input [x_t | degraded x0] */
+    int n_degrade;
+    int degrade[8];
+    float *xin, *cond;      /* (B, 2D), (B, D) */
     double *per_image;
 } Trainer;
 
@@ -52,6 +56,11 @@ void trainer_init_diffusion(Trainer *t, UNet *net, const Schedule *s, int num_cl
 void trainer_init_classifier(Trainer *t, Classifier *net, uint64_t seed, int B,
                              int64_t batch_global, int C, int S);
 void trainer_free(Trainer *t);
+/* SR3 (Saharia et al. 2021): condition the U-Net (built with cond_ch = C) on the image
+ * degraded by one of n factors (core/resize.h: degrade_superres), concatenated to x_t as
+ * channels. Each image draws its factor from its own Philox stream keyed by (seed, step,
+ * global position), like its noise: the run stays independent of the rank count. */
+void trainer_set_degrade(Trainer *t, const int *factors, int n);
 
 float *trainer_params(Trainer *t);
 float *trainer_grads(Trainer *t);

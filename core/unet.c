@@ -154,6 +154,7 @@ void unet_config_default(UNetConfig *c)
     c->image_size = 32;
     c->in_ch = 1;
     c->out_ch = 1;
+    c->cond_ch = 0;
 }
 
 const char *unet_config_check(const UNetConfig *c)
@@ -172,6 +173,7 @@ const char *unet_config_check(const UNetConfig *c)
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) return "model.dropout must be in [0, 1)";
     if (c->num_classes < 0) return "model.num_classes must be >= 0";
     if (c->in_ch < 1 || c->out_ch < 1) return "model.channels must be >= 1";
+    if (c->cond_ch < 0) return "model.cond_channels must be >= 0";
     if (c->image_size < 1) return "model.image_size must be >= 1";
     if (c->image_size % (1 << (c->n_levels - 1)))
         return "model.image_size must be divisible by 2^(levels-1)";
@@ -380,7 +382,7 @@ static void build(UNet *net)
         int s[2] = {c->num_classes + 1, E};
         net->label_emb = add_tensor(net, INIT_NORMAL, 0, 2, s, "label_emb.weight");
     }
-    net->conv_in = add_conv(net, "conv_in", c->in_ch, c->ch, 3);
+    net->conv_in = add_conv(net, "conv_in", c->in_ch + c->cond_ch, c->ch, 3);
     for (int l = 0; l < n; l++) {
         Level *lv = &net->levels[l];
         for (int i = 0; i < nrb; i++) {
@@ -784,8 +786,9 @@ static void walk_forward(UNet *net, float *out, const float *x, const float *t,
     const int S0 = c->image_size, HW0 = S0 * S0;
 
     /* time (and label) embedding; stemb = silu(temb) is what every temb_proj reads */
-    net->xin = A(net, (size_t)c->in_ch * HW0, KEEP);
-    copy_o(net, P(net, net->xin), x, (size_t)B * c->in_ch * HW0, 0);
+    const int cin = c->in_ch + c->cond_ch; /* the image and its condition channels */
+    net->xin = A(net, (size_t)cin * HW0, KEEP);
+    copy_o(net, P(net, net->xin), x, (size_t)B * cin * HW0, 0);
     net->temb_sin = A(net, (size_t)c->ch, KEEP);
     if (!net->planning) {
         double t0 = ddm_now();
@@ -832,7 +835,7 @@ static void walk_forward(UNet *net, float *out, const float *x, const float *t,
     /* down path; every output pushed on the skip stack stays alive until the up path */
     int ns = 0;
     size_t h = A(net, (size_t)c->ch * HW0, KEEP);
-    conv_f(net, P(net, h), P(net, net->xin), net->conv_in, B, c->in_ch, S0, c->ch, 3, 1);
+    conv_f(net, P(net, h), P(net, net->xin), net->conv_in, B, cin, S0, c->ch, 3, 1);
     F(net, net->xin);
     net->skip[ns++] = h;
     for (int l = 0; l < n; l++) {
@@ -1114,7 +1117,8 @@ static void walk_backward(UNet *net, float *dx, const float *dout, int B)
     size_t ds = net->dskip[--ns];
     add_o(net, P(net, g), P(net, ds), (size_t)B * c->ch * HW0, 1);
     F(net, ds);
-    conv_b(net, dx, P(net, g), P(net, net->xin), net->conv_in, B, c->in_ch, S0, c->ch, 3, 1);
+    conv_b(net, dx, P(net, g), P(net, net->xin), net->conv_in, B, c->in_ch + c->cond_ch, S0,
+           c->ch, 3, 1);
     F(net, g);
 
     /* temb_proj of every block, back to back (see the forward) */
@@ -1265,7 +1269,7 @@ void unet_forward(UNet *net, float *out, const float *x, const float *t, const i
                "unet_forward: dropout (training=1) needs a net built with training=1");
     /* an inference net walks the batch in chunks of plan_batch images */
     const UNetConfig *c = &net->cfg;
-    const size_t in_sz = (size_t)c->in_ch * c->image_size * c->image_size;
+    const size_t in_sz = (size_t)(c->in_ch + c->cond_ch) * c->image_size * c->image_size;
     const size_t out_sz = (size_t)c->out_ch * c->image_size * c->image_size;
     for (int b0 = 0; b0 < B; b0 += net->plan_batch) {
         const int nb = B - b0 < net->plan_batch ? B - b0 : net->plan_batch;

@@ -34,6 +34,8 @@ typedef struct {
                                         rows, row num_classes is the null label */
     int image_size;                  /* (32) */
     int in_ch, out_ch;               /* (1, 1) */
+    int cond_ch;                     /* condition channels concatenated after the image's
+                                        in_ch (SR3's low-resolution image; 0 = none) */
 } UNetConfig;
 
 void unet_config_default(UNetConfig *cfg);
@@ -65,7 +67,8 @@ size_t unet_activation_bytes(const UNet *net); /* memory held for activations + 
  * weight 1 bias 0, embedding N(0,1)), drawn from Philox streams keyed by (seed, tensor). */
 void unet_init_weights(UNet *net, uint64_t seed);
 
-/* x (B,in_ch,S,S), t (B) timestep values (float: discrete step index or noise level),
+/* x (B,in_ch+cond_ch,S,S): the image, then its condition channels (cond_ch = 0: the image
+ * alone), t (B) timestep values (float: discrete step index or noise level),
  * labels (B) in [0, num_classes] (num_classes = null label) or NULL (all null / uncond).
  * out (B,out_ch,S,S). Dropout (when cfg.dropout > 0 and training) draws from the Philox
  * stream (dropout_seed, layer), layer = the ResBlock's position in forward order (down,
@@ -73,7 +76,7 @@ void unet_init_weights(UNet *net, uint64_t seed);
 void unet_forward(UNet *net, float *out, const float *x, const float *t, const int *labels,
                   int B, int training, uint64_t dropout_seed);
 /* Accumulates parameter gradients for the last forward (which must have had training=1
- * on a training net); dx (B,in_ch,S,S) accumulated too when not NULL. */
+ * on a training net); dx (B,in_ch+cond_ch,S,S) accumulated too when not NULL. */
 void unet_backward(UNet *net, float *dx, const float *dout);
 void unet_zero_grad(UNet *net);
 

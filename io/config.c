@@ -38,6 +38,9 @@ static const OptSpec KEYS[] = {
            "label classes for class conditioning (0 = unconditional)"),
     SCALAR(model, image_size, OPT_INT, NULL, "32", "pixels", "height = width of the images"),
     SCALAR(model, channels, OPT_INT, NULL, "1", "", "image channels"),
+    SCALAR(model, cond_channels, OPT_INT, NULL, "0", "",
+           "condition channels concatenated to the input: SR3 super-resolution's low-resolution "
+           "image (= channels, with train.degrade; 0 = none)"),
     /* [diffusion] */
     SCALAR(diffusion, process, OPT_CHOICE, "vp|ve", "vp", "", "vp: DDPM / VP-SDE; ve: NCSN / VE-SDE"),
     SCALAR(diffusion, schedule, OPT_CHOICE, "linear|cosine", "linear", "", "beta schedule (vp)"),
@@ -70,6 +73,9 @@ static const OptSpec KEYS[] = {
     SCALAR(train, threads, OPT_INT, NULL, "0", "per rank", "compute threads (0 = all the rank has)"),
     /* an int, not OPT_BOOL: config_validate says "must be 0 or 1" after reading it all */
     SCALAR(train, flip, OPT_INT, NULL, "0", "0|1", "random horizontal flips of training images"),
+    LIST(train, degrade, n_degrade, OPT_INT_LIST, "", "factors",
+         "SR3: condition on the image downsampled by a factor (block mean) and upsampled back "
+         "(bicubic); several: each image draws one (needs model.cond_channels; empty = none)"),
     SCALAR(train, task, OPT_CHOICE, "diffusion|classifier", "diffusion", "",
            "what to train: the diffusion U-Net or the eval/guidance classifier"),
     SCALAR(train, adam_beta1, OPT_F64, NULL, "0.9", "", "AdamW first-moment decay"),
@@ -407,6 +413,32 @@ int config_validate(const DdmConfig *c, char *err, size_t errlen)
         return bad(err, errlen, "train.adam_beta2 = %g: must be in [0, 1)", c->train.adam_beta2);
     if (!(c->train.adam_eps > 0))
         return bad(err, errlen, "train.adam_eps = %g: must be > 0", c->train.adam_eps);
+    if (c->model.cond_channels < 0)
+        return bad(err, errlen, "model.cond_channels = %d: must be >= 0 (0 = none)",
+                   c->model.cond_channels);
+    for (int i = 0; i < c->train.n_degrade; i++) {
+        const int f = c->train.degrade[i];
+        if (f < 2 || c->model.image_size % f)
+            return bad(err, errlen, "train.degrade entry %d is %d: a factor must be >= 2 and "
+                       "divide model.image_size = %d", i + 1, f, c->model.image_size);
+        for (int j = 0; j < i; j++)
+            if (c->train.degrade[j] == f)
+                return bad(err, errlen, "train.degrade lists %d twice", f);
+    }
+    if (c->train.n_degrade > 0 && c->model.cond_channels != c->model.channels)
+        return bad(err, errlen, "train.degrade = %d...: the degraded image is the condition, so "
+                   "model.cond_channels must be model.channels = %d (it is %d)",
+                   c->train.degrade[0], c->model.channels, c->model.cond_channels);
+    if (c->model.cond_channels > 0 && c->train.n_degrade == 0)
+        return bad(err, errlen, "model.cond_channels = %d: a condition image needs train.degrade "
+                   "(the SR3 factors, e.g. 4 or 2,4)", c->model.cond_channels);
+    if (c->model.cond_channels > 0 && c->train.task == TASK_CLASSIFIER)
+        return bad(err, errlen, "model.cond_channels = %d goes with train.task = diffusion",
+                   c->model.cond_channels);
+    if (c->model.cond_channels > 0 && c->train.preview_every > 0)
+        return bad(err, errlen, "train.preview_every = %d: previews need no condition image; "
+                   "set 0 for a super-resolution model (model.cond_channels = %d)",
+                   c->train.preview_every, c->model.cond_channels);
     if (c->train.task == TASK_CLASSIFIER && c->model.num_classes < 2)
         return bad(err, errlen, "train.task = classifier needs model.num_classes >= 2 (it is %d)",
                    c->model.num_classes);
@@ -481,6 +513,7 @@ void config_to_unet(const DdmConfig *cfg, UNetConfig *u)
     u->image_size = cfg->model.image_size;
     u->in_ch = cfg->model.channels;
     u->out_ch = cfg->model.channels;
+    u->cond_ch = cfg->model.cond_channels;
 }
 
 void config_to_sched(const DdmConfig *cfg, SchedConfig *s)

@@ -37,6 +37,8 @@ typedef struct {
         int num_classes;                        /* 0 = unconditional */
         int image_size;                         /* (32) */
         int channels;                           /* (1) */
+        int cond_channels;                      /* condition channels concatenated to the
+                                                   input (SR3: = channels; 0 = none) */
     } model;
     struct {
         int process;        /* SchedProcess: PROC_VP | PROC_VE */
@@ -67,6 +69,8 @@ typedef struct {
         double p_uncond;                /* label dropout for classifier-free guidance (0.1) */
         int threads;                    /* per rank, 0 = all the rank has */
         int flip;                       /* random horizontal flips (0|1) */
+        int n_degrade;
+        int degrade[CONFIG_MAX_LIST];   /* SR3 downsampling factors (empty = not SR3) */
         int task;                       /* DdmTask */
         double adam_beta1, adam_beta2, adam_eps; /* (0.9, 0.999, 1e-8) */
     } train;

@@ -62,6 +62,36 @@ static int parse_class(SampleSetting *st, const IniEntry *cls, int nc, char *err
     return 0;
 }
 
+/* A model with a condition image (SR3) and a task that sets one go together; the task's
+ * scale is one of the model's factors (0: the first). */
+static int sr3_check(SampleSetting *st, const SettingModel *m, char *err, size_t errlen)
+{
+    const int conditions = st->has_task && st->tc.def->condition;
+    char fl[96] = "";
+    size_t off = 0;
+    for (int i = 0; i < m->n_factors && off < sizeof fl; i++)
+        off += (size_t)snprintf(fl + off, sizeof fl - off, "%s%d", i ? "," : "", m->factors[i]);
+    if (m->cond_channels > 0 && !conditions) {
+        snprintf(err, errlen, "the model is an SR3 super-resolution model (model.cond_channels = "
+                 "%d, train.degrade = %s): it samples only with --task superres and --input "
+                 "images", m->cond_channels, fl);
+        return -1;
+    }
+    if (!conditions) return 0;
+    if (m->cond_channels == 0 || m->n_factors == 0) {
+        snprintf(err, errlen, "task %s needs a model trained with a condition image "
+                 "(model.cond_channels and train.degrade); this one has model.cond_channels = 0",
+                 st->tc.def->name);
+        return -1;
+    }
+    if (st->tc.scale == 0) st->tc.scale = m->factors[0];
+    for (int i = 0; i < m->n_factors; i++)
+        if (m->factors[i] == st->tc.scale) return 0;
+    snprintf(err, errlen, "task %s: scale %d is not a factor the model was trained for "
+             "(train.degrade = %s)", st->tc.def->name, st->tc.scale, fl);
+    return -1;
+}
+
 /* A setting from entries applied in order; nbase of them are defaults (lenient). name
  * NULL: the canonical group name. */
 static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv, int n,
@@ -121,6 +151,11 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
         }
     }
     if (sampler_config_check(&st->sc, s, e, sizeof e)) {
+        if (name) snprintf(err, errlen, "setting [%s]: %s", name, e);
+        else snprintf(err, errlen, "%s", e);
+        return -1;
+    }
+    if (sr3_check(st, m, e, sizeof e)) {
         if (name) snprintf(err, errlen, "setting [%s]: %s", name, e);
         else snprintf(err, errlen, "%s", e);
         return -1;

@@ -5,7 +5,8 @@
  *
  * Keys: sampler, class (K | per_seed | none), steps, guidance and every option of the
  * chosen sampler (core/samplers/<name>.c); task (core/task.h: sdedit, repaint, ilvr) and
- * every option of the chosen task (core/tasks/<name>.c). Errors name where the entry came from
+ * every option of the chosen task (core/tasks/<name>.c); superres's scale = 0 becomes the
+ * model's first trained factor. Errors name where the entry came from
  * ("sweep.ini:3 [a]: unknown sampler option 'x' ...", "--eta -1: ..."), 0 / -1 + err.
  */
 #ifndef DDM_SETTINGS_H
@@ -43,6 +44,11 @@ typedef struct {
     int num_classes;
     const char *weights_word; /* "ema:0.9999" | "raw" */
     int net_width;            /* images per network call (core/netslots.h) */
+    int cond_channels;        /* SR3: condition channels of the network (0 = none): such a
+                                 model samples only with a task that sets the condition
+                                 (superres), and only such a model runs that task */
+    const int *factors;       /* SR3: the factors it was trained for (train.degrade) */
+    int n_factors;
 } SettingModel;
 
 /* All settings: one from base (sweep NULL), or one per sweep section with base's entries

@@ -7,6 +7,7 @@
 
 #include "core/common.h"
 #include "core/pixels.h"
+#include "core/resize.h"
 #include "io/dataset.h"
 
 /* the whole file: images (and labels) */
@@ -67,11 +68,54 @@ int task_inputs_load(TaskInputFiles *t, const char *input, const char *mask, int
     return 0;
 }
 
+int task_inputs_load_superres(TaskInputFiles *t, const char *input, int C, int H, int W, int F,
+                              char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->C = C;
+    t->H = H;
+    t->W = W;
+    DatasetFile ds;
+    dataset_open(&ds, input);
+    const int full = ds.c == C && ds.h == H && ds.w == W;
+    const int low = F > 1 && H % F == 0 && W % F == 0 && ds.c == C && ds.h == H / F &&
+                    ds.w == W / F;
+    const int fc = ds.c, fh = ds.h, fw = ds.w;
+    dataset_close(&ds);
+    if (full) return task_inputs_load(t, input, NULL, C, H, W, err, errlen);
+    if (!low) {
+        if (F > 1 && H % F == 0 && W % F == 0)
+            snprintf(err, errlen, "%s: images are %dx%dx%d; task superres takes the truth at the "
+                     "model's size %dx%dx%d or the low-resolution image at %dx%dx%d (scale %d)",
+                     input, fc, fh, fw, C, H, W, C, H / F, W / F, F);
+        else
+            snprintf(err, errlen, "%s: images are %dx%dx%d; task superres takes the truth at the "
+                     "model's size %dx%dx%d%s", input, fc, fh, fw, C, H, W,
+                     F > 1 ? "" : " (low-resolution inputs need one scale for every setting)");
+        return -1;
+    }
+    const int h = H / F, w = W / F;
+    uint8_t *lo8 = NULL;
+    if (read_all(input, C, h, w, &t->n, &lo8, &t->labels, "images", err, errlen)) return -1;
+    const size_t D = (size_t)C * H * W, d = (size_t)C * h * w;
+    float *lo = xalloc_floats((size_t)t->n * d);
+    pixels_from_uint8(lo, lo8, (size_t)t->n * d);
+    free(lo8);
+    t->up = xalloc_floats((size_t)t->n * D);
+    resize_bicubic(t->up, lo, (int)t->n * C, h, w, H, W);
+    free(lo);
+    t->images = xmalloc((size_t)t->n * D);
+    pixels_to_uint8(t->images, t->up, (size_t)t->n * D);
+    t->lowres = F;
+    return 0;
+}
+
 void task_inputs_free(TaskInputFiles *t)
 {
     free(t->images);
     free(t->labels);
     free(t->mask);
+    free(t->up);
     memset(t, 0, sizeof *t);
 }
 
@@ -82,7 +126,10 @@ void task_inputs_rows(const TaskInputFiles *t, const int64_t *idx, int B, float 
     for (int b = 0; b < B; b++) {
         DDM_ASSERT(idx[b] >= 0 && idx[b] < t->n, "task input %lld of %lld", (long long)idx[b],
                    (long long)t->n);
-        pixels_from_uint8(img + (size_t)b * D, t->images + (size_t)idx[b] * D, D);
+        if (t->up)
+            memcpy(img + (size_t)b * D, t->up + (size_t)idx[b] * D, D * sizeof(float));
+        else
+            pixels_from_uint8(img + (size_t)b * D, t->images + (size_t)idx[b] * D, D);
         if (!mask) continue;
         const uint8_t *m = t->mask + (size_t)(t->n_mask == 1 ? 0 : idx[b]) * D;
         for (size_t j = 0; j < D; j++) mask[(size_t)b * D + j] = m[j] ? 1.0f : 0.0f;

@@ -15,6 +15,9 @@ typedef struct {
     int32_t *labels;    /* (n), NULL when the file has none */
     int64_t n_mask;     /* 0 (no mask file), 1 (one for all) or n */
     uint8_t *mask;      /* (n_mask, C*H*W) */
+    int lowres;         /* 0, or F: the file held low-resolution images of H/F x W/F */
+    float *up;          /* lowres: (n, C*H*W) data-space floats, bicubic-upsampled; images
+                           then holds them rounded (for grids) */
 } TaskInputFiles;
 
 /* Load input (and mask, may be NULL) for a model making C x H x W images. 0, or -1 with
@@ -23,6 +26,13 @@ typedef struct {
  * 255 (found 17 in mask 0)". A file that is not a dataset dies (io/dataset). */
 int task_inputs_load(TaskInputFiles *t, const char *input, const char *mask, int C, int H, int W,
                      char *err, size_t errlen);
+/* The same without a mask for SR3's superres task at factor F (0: several factors, full
+ * size only): an input of the model's C x H x W is the truth; one of C x H/F x W/F is the
+ * low-resolution image itself, upsampled here to H x W by bicubic in float (core/resize.h)
+ * and t->lowres = F. Other sizes: "IN.h5: images are 1x20x20; task superres takes the truth
+ * at the model's size 1x32x32 or the low-resolution image at 1x8x8 (scale 4)". */
+int task_inputs_load_superres(TaskInputFiles *t, const char *input, int C, int H, int W, int F,
+                              char *err, size_t errlen);
 void task_inputs_free(TaskInputFiles *t);
 /* Rows idx[0..B) as data-space floats: img (B,D) in [-1,1] (core/pixels.h) and, with a
  * mask file, mask (B,D) in {0,1} (NULL: none wanted). */

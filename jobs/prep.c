@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/pixels.h"
 #include "core/progress.h"
 #include "core/resize.h"
 #include "io/dataset.h"
@@ -21,7 +22,7 @@
 /* ---- the job ------------------------------------------------------------------------ */
 
 static const char SYNOPSIS[] = "--from SRC --out FILE.h5 [--split train|test] [--pad N] "
-                               "[--resize N] [--limit N]";
+                               "[--resize N] [--limit N] [--degrade F]";
 static const char DESCRIPTION[] =
     "Import a dataset into a ddm dataset file (/images uint8 [N,C,H,W], /labels int32 [N]).\n"
     "SRC is one of:\n"
@@ -36,14 +37,16 @@ static const char DESCRIPTION[] =
     "  mask:KIND,N[,CxHxW]    N inpainting masks for ddm sample --task repaint --mask (255 =\n"
     "                         known, 0 = to fill): centre (the centre square), half (the\n"
     "                         right half) or strokes (4 random strokes, the same every time)\n"
-    "Each image is resized first (--resize), then padded (--pad). Runs on one process\n"
+    "Each image is resized first (--resize), then padded (--pad), then degraded (--degrade:\n"
+    "the SR3 condition, block mean by F and bicubic back up; as a dataset, the bicubic\n"
+    "baseline of super-resolution for ddm eval). Runs on one process\n"
     "(rank 0); the output appears only when complete.";
 
 int job_prep(int argc, char **argv)
 {
     if (!dist_root_only(&argc, &argv)) return 0; /* one process imports; a failure aborts all */
     char *from = NULL, *out = NULL, *split = "train";
-    int pad = 0, resize = 0;
+    int pad = 0, resize = 0, degrade = 0;
     long limit = 0;
     const CliOpt opts[] = {
         {"from", CLI_STR, &from, "SRC", "what to import: fashion-mnist, idx:IMAGES[,LABELS], png-dir:DIR, noise:N[,CxHxW], mask:KIND,N[,CxHxW]", 1},
@@ -52,12 +55,15 @@ int job_prep(int argc, char **argv)
         {"pad", CLI_INT, &pad, "N", "zero pixels added on each side, e.g. 28->32 with 2; default 0", 0},
         {"resize", CLI_INT, &resize, "N", "resize to NxN pixels, bilinear (half-pixel centres, no antialias); default 0 = keep", 0},
         {"limit", CLI_LONG, &limit, "N", "keep only the first N images; default 0 = all", 0},
+        {"degrade", CLI_INT, &degrade, "F", "write each image degraded as SR3's condition: mean over FxF blocks, then bicubic back to full size (F divides the size after --resize/--pad); default 0 = off", 0},
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     if (cli_parse("prep", SYNOPSIS, DESCRIPTION, opts, argc, argv, NULL, NULL)) return dist_finish(0);
     if (pad < 0 || pad > 4096) ddm_die("ddm prep: --pad must be 0..4096 pixels, not %d", pad);
     if (resize < 0 || resize > 16384)
         ddm_die("ddm prep: --resize must be 1..16384 pixels (0: keep), not %d", resize);
+    if (degrade < 0 || degrade == 1)
+        ddm_die("ddm prep: --degrade must be >= 2 (0: off), not %d", degrade);
     if (limit < 0) ddm_die("ddm prep: --limit must be >= 0 (0: all), not %ld", limit);
     if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
         ddm_die("ddm prep: --split must be train or test, not '%s'", split);
@@ -81,12 +87,20 @@ int job_prep(int argc, char **argv)
 
     int rh = resize ? resize : src.h, rw = resize ? resize : src.w;
     int C = src.c, H = rh + 2 * pad, W = rw + 2 * pad;
+    if (degrade && (H % degrade || W % degrade)) {
+        import_free(&src);
+        ddm_die("ddm prep: --degrade %d must divide the image size %dx%d (after --resize/--pad)",
+                degrade, H, W);
+    }
     {
         char extra[128] = "";
         size_t off = 0;
         if (resize) off += (size_t)snprintf(extra + off, sizeof extra - off, "; resize %d", resize);
         if (pad) off += (size_t)snprintf(extra + off, sizeof extra - off, "; pad %d", pad);
-        if (limit) snprintf(extra + off, sizeof extra - off, "; limit %ld", limit);
+        if (limit) off += (size_t)snprintf(extra + off, sizeof extra - off, "; limit %ld", limit);
+        if (degrade)
+            snprintf(extra + off, sizeof extra - off, "; degrade %d (SR3: block mean, bicubic up)",
+                     degrade);
         size_t n = strlen(src.source) + strlen(extra) + 1;
         src.source = xrealloc(src.source, n);
         strcat(src.source, extra);
@@ -100,6 +114,7 @@ int job_prep(int argc, char **argv)
     size_t img = (size_t)C * H * W;
     uint8_t *block = xmalloc(img * BLOCK);
     uint8_t *rs = xmalloc((size_t)C * rh * rw);
+    float *fa = degrade ? xalloc_floats(img) : NULL, *fb = degrade ? xalloc_floats(img) : NULL;
     size_t *counts = xcalloc(src.classes > 0 ? (size_t)src.classes : 1, sizeof(size_t));
     Progress last;
     progress_start(&last, 0);
@@ -115,6 +130,11 @@ int job_prep(int argc, char **argv)
             }
             if (pad) dataset_pad(block + j * img, cur, C, rh, rw, pad);
             else memcpy(block + j * img, cur, img);
+            if (degrade) { /* in data space, as the SR3 trainer and task degrade */
+                pixels_from_uint8(fa, block + j * img, img);
+                degrade_superres(fb, fa, C, H, W, degrade);
+                pixels_to_uint8(block + j * img, fb, img);
+            }
             free(raw);
         }
         if (src.labels)
@@ -146,6 +166,8 @@ int job_prep(int argc, char **argv)
     printf(", %.1f s\n", ddm_now() - t0);
     free(counts);
     free(rs);
+    free(fa);
+    free(fb);
     free(block);
     free(tmp);
     import_free(&src);

@@ -196,9 +196,19 @@ static void job_inputs(SampleJob *j)
         snprintf(err, sizeof err, "--mask %s: no task here takes a mask", a->mask);
     dist_check(!err[0], "%s", err);
     const UNetConfig *uc = &j->model.unet;
-    if (a->input)
+    /* superres settings: their common scale (0 when they differ), for a low-res input */
+    int sr_scale = -1;
+    for (int i = 0; i < j->ns; i++)
+        if (j->st[i].has_task && j->st[i].tc.def->condition)
+            sr_scale = sr_scale < 0 || sr_scale == j->st[i].tc.scale ? j->st[i].tc.scale : 0;
+    if (a->input && sr_scale >= 0) {
+        rc = task_inputs_load_superres(&j->inputs, a->input, uc->in_ch, uc->image_size,
+                                       uc->image_size, sr_scale, err, sizeof err);
+        for (int i = 0; !rc && i < j->ns; i++) j->st[i].tc.lowres = j->inputs.lowres;
+    } else if (a->input) {
         rc = task_inputs_load(&j->inputs, a->input, (needs & TASK_NEEDS_MASK) ? a->mask : NULL,
                               uc->in_ch, uc->image_size, uc->image_size, err, sizeof err);
+    }
     for (int i = 0; !rc && i < j->ns; i++)
         if (j->st[i].label_mode == LABELS_INPUT) {
             if (!a->input) rc = snprintf(err, sizeof err, "class = input needs --input (a task's inputs)");
@@ -275,7 +285,9 @@ static void job_setup(SampleJob *j)
 
     char weights_word[64], where[MAX_SAMPLER_OPTS + 4][160];
     model_load_weights_word(&j->model, weights_word, sizeof weights_word);
-    SettingModel sm = {&j->sched, j->model.unet.num_classes, weights_word, NETSLOTS_WIDTH};
+    SettingModel sm = {&j->sched, j->model.unet.num_classes, weights_word, NETSLOTS_WIDTH,
+                       j->model.unet.cond_ch, j->model.cfg.train.degrade,
+                       j->model.cfg.train.n_degrade};
     IniEntry base[MAX_SAMPLER_OPTS + 4];
     const int nb = cli_entries(a, base, where);
     IniFile sweep = {0};

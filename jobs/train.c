@@ -65,7 +65,12 @@ static void load_config(DdmConfig *cfg, const TrainArgs *a, const char *ckpt_pat
     }
     for (int i = 0; i < a->set.n; i++)
         if (config_set(cfg, a->set.v[i], err, sizeof err)) ddm_die("%s", err);
-    if (config_validate(cfg, err, sizeof err)) ddm_die("%s", err);
+    if (config_validate(cfg, err, sizeof err)) {
+        /* name where the keys came from: the config file, else the run's own config */
+        if (a->config) ddm_die("%s: %s", a->config, err);
+        if (ckpt_path) ddm_die("%s (the run's config): %s", ckpt_path, err);
+        ddm_die("%s", err);
+    }
 }
 
 /* A grid of samples from an EMA copy: DDIM, 20 steps, one image per class (or 16). */
@@ -217,6 +222,8 @@ int job_train(int argc, char **argv)
         trainer_init_diffusion(&r.tr, r.unet, &r.sched, cfg->model.num_classes,
                                cfg->model.num_classes > 0 ? cfg->train.p_uncond : 0,
                                cfg->train.seed, B, cfg->train.batch, C, S);
+        if (cfg->train.n_degrade > 0)
+            trainer_set_degrade(&r.tr, cfg->train.degrade, cfg->train.n_degrade);
     } else {
         ClassifierConfig cc;
         config_to_classifier(cfg, &cc);
@@ -277,6 +284,13 @@ int job_train(int argc, char **argv)
                task == TASK_DIFFUSION ? "diffusion U-Net" : "classifier", r.np, P, P > 1 ? "s" : "",
                ddm_threads(), ddm_threads() > 1 ? "s" : "", cfg->train.batch, B, (long long)sh.n, C, S, S,
                resume ? "" : ", from scratch");
+        if (cfg->train.n_degrade > 0) {
+            char *f = config_value_text(cfg, config_find_key("train.degrade"));
+            printf("ddm train: SR3: x_t with %d condition channel%s, the image degraded by a "
+                   "factor of %s (each image draws one)\n", cfg->model.cond_channels,
+                   cfg->model.cond_channels > 1 ? "s" : "", f);
+            free(f);
+        }
         if (resume) printf("ddm train: resuming from %s (step %lld)\n", resume, (long long)step);
         if (step >= cfg->train.max_steps)
             printf("ddm train: already at step %lld of train.max_steps = %lld: nothing to do\n",

@@ -86,12 +86,12 @@ static void test_registry(void)
 {
     char names[128], err[512];
     task_names(names, sizeof names);
-    check(task_count() == 4 && !strcmp(names, "sdedit, repaint, ilvr, ddib") && task_find("sdedit") == task_def(0) &&
+    check(task_count() == 5 && !strcmp(names, "sdedit, repaint, ilvr, ddib, superres") && task_find("sdedit") == task_def(0) &&
               !task_find("deblur") && !task_def(task_count()) && !task_def(-1),
           "registry: %d tasks '%s', found by name", task_count(), names);
     TaskConfig tc;
     int rc = task_config_init(&tc, "deblur", err, sizeof err);
-    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit, repaint, ilvr, ddib"),
+    check(rc == -1 && !strcmp(err, "unknown task 'deblur'; one of sdedit, repaint, ilvr, ddib, superres"),
           "unknown task: '%s'", err);
     float img[2 * D];
     for (int j = 0; j < 2 * D; j++) img[j] = 0.1f * (j % 7);

@@ -1,8 +1,9 @@
 /* The U-Net against its PyTorch reference (tests/ref/make_unet_ref.py, unet_ref.py):
  * parameter count and names, output, loss, d loss/d x and every parameter gradient, for the
- * default config and a class-conditional one; inference net == training net; three AdamW
+ * default config, a class-conditional one and an SR3 one (a condition channel concatenated
+ * to the input); inference net == training net; three AdamW
  * steps against torch.optim.AdamW; a finite-difference check of the whole net on a tiny
- * config (with dropout on). Run from the repo root.
+ * config (with dropout on), also with a condition channel. Run from the repo root.
  *
  *   bin/tests/test_unet_ref            the checks
  *   bin/tests/test_unet_ref --bench    also: memory of a training net at B=64 and an
@@ -27,6 +28,7 @@
 
 #define REF_UNCOND "tests/ref/unet_ref.h5"
 #define REF_COND "tests/ref/unet_ref_cond.h5"
+#define REF_SR3 "tests/ref/unet_ref_sr3.h5"
 
 /* ---- HDF5 reading (C API, serial) */
 
@@ -121,6 +123,7 @@ static void read_config(hid_t f, const char *path, UNetConfig *c)
     c->image_size = (int)h5_attr_int(f, path, "image_size");
     c->in_ch = (int)h5_attr_int(f, path, "in_ch");
     c->out_ch = (int)h5_attr_int(f, path, "out_ch");
+    c->cond_ch = H5Aexists(f, "cond_ch") > 0 ? (int)h5_attr_int(f, path, "cond_ch") : 0;
 }
 
 static int group_size(hid_t f, const char *name)
@@ -197,7 +200,8 @@ static void ref_case(const char *path, const char *label, const Tol *tol, int ad
     const int B = (int)h5_attr_int(f, path, "batch");
     const int64_t np_ref = h5_attr_int(f, path, "num_params");
     const int S = cfg.image_size;
-    const size_t nx = (size_t)B * cfg.in_ch * S * S, ny = (size_t)B * cfg.out_ch * S * S;
+    const size_t nx = (size_t)B * (cfg.in_ch + cfg.cond_ch) * S * S;
+    const size_t ny = (size_t)B * cfg.out_ch * S * S;
 
     UNet *net = unet_init(&cfg, B, 1);
     const size_t np = unet_num_params(net);
@@ -274,8 +278,8 @@ static void ref_case(const char *path, const char *label, const Tol *tol, int ad
         /* a larger net at a smaller batch: rows do not depend on the batch around them */
         UNet *big = unet_init(&cfg, B + 3, 0);
         memcpy(unet_params(big), unet_params(net), sizeof(float) * np);
-        unet_forward(big, out2, x + (size_t)cfg.in_ch * S * S, t + 1, labels ? labels + 1 : NULL,
-                     B - 1, 0, 0);
+        unet_forward(big, out2, x + (size_t)(cfg.in_ch + cfg.cond_ch) * S * S, t + 1,
+                     labels ? labels + 1 : NULL, B - 1, 0, 0);
         snprintf(what, sizeof what, "%s: images 1..B-1 alone (net sized for B+3) == in the batch",
                  label);
         check_close(what, out2, out + (size_t)cfg.out_ch * S * S, ny - (size_t)cfg.out_ch * S * S,
@@ -328,7 +332,8 @@ static double fd_loss(UNet *net, float *out, const float *x, const float *t, con
     return s;
 }
 
-static void fd_case(void)
+/* cond_ch > 0: an SR3 input, the coordinates checked in the condition channels */
+static void fd_case(int cond_ch)
 {
     UNetConfig c;
     unet_config_default(&c);
@@ -344,8 +349,9 @@ static void fd_case(void)
     c.image_size = 8;
     c.in_ch = 2;
     c.out_ch = 2;
-    const int B = 2, S = c.image_size;
-    const size_t nx = (size_t)B * c.in_ch * S * S, ny = (size_t)B * c.out_ch * S * S;
+    c.cond_ch = cond_ch;
+    const int B = 2, S = c.image_size, cin = c.in_ch + c.cond_ch;
+    const size_t nx = (size_t)B * cin * S * S, ny = (size_t)B * c.out_ch * S * S;
     UNet *net = unet_init(&c, B, 1);
     unet_init_weights(net, 5);
     float *x = xmalloc(sizeof(float) * nx), *r = xmalloc(sizeof(float) * ny);
@@ -369,6 +375,10 @@ static void fd_case(void)
     int ok = 1;
     for (int k = 0; k < n_pick; k++) {
         size_t i = ((size_t)k * 2654435761u) % nx;
+        if (cond_ch > 0) { /* the same pixel in a condition channel of its image */
+            const size_t hw = (size_t)S * S, per = (size_t)cin * hw;
+            i = (i / per) * per + ((size_t)c.in_ch + (size_t)k % (size_t)cond_ch) * hw + i % hw;
+        }
         float keep = x[i];
         x[i] = keep + h;
         double lp = fd_loss(net, out, x, t, lab, r, B, ny);
@@ -381,9 +391,10 @@ static void fd_case(void)
         if (fabs(fd - an) > worst) worst = fabs(fd - an);
         printf("     fd dx[%zu]: finite difference %.6f, backward %.6f\n", i, fd, an);
     }
-    check(ok, "tiny U-Net (dropout 0.1, 3 classes, 2 channels): d/dx at %d coordinates vs "
+    check(ok, "tiny U-Net (dropout 0.1, 3 classes, 2 channels%s): d/dx at %d coordinates%s vs "
           "central differences (h=1e-2, float32): max|diff| %.2g (atol %.0g rtol %.0g)",
-          n_pick, worst, atol, rtol);
+          cond_ch ? " + 1 condition channel" : "", n_pick,
+          cond_ch ? " of the condition channel" : "", worst, atol, rtol);
 
     /* a few parameters: one coordinate in tensors of every kind */
     const char *names[] = {"temb.dense.0.weight", "label_emb.weight", "conv_in.weight",
@@ -417,8 +428,8 @@ static void fd_case(void)
         printf("     fd %s[%zu]: finite difference %.6f, backward %.6f\n", names[k],
                i - tt->offset, fd, an);
     }
-    check(ok, "tiny U-Net: d/dparam at %d tensors of every kind vs central differences: "
-          "max|diff| %.2g", n_names, worst);
+    check(ok, "tiny U-Net%s: d/dparam at %d tensors of every kind vs central differences: "
+          "max|diff| %.2g", cond_ch ? " + condition channel" : "", n_names, worst);
 
     /* dropout: the same seed gives the same output, another seed another one */
     {
@@ -448,7 +459,7 @@ static void fd_case(void)
     /* an inference net walks a batch above 32 in chunks: 37 = 32 + 5 */
     {
         const int BB = 37;
-        const size_t mx = (size_t)BB * c.in_ch * S * S, my = (size_t)BB * c.out_ch * S * S;
+        const size_t mx = (size_t)BB * cin * S * S, my = (size_t)BB * c.out_ch * S * S;
         UNet *tr = unet_init(&c, BB, 1), *inf = unet_init(&c, BB, 0);
         unet_init_weights(tr, 6);
         memcpy(unet_params(inf), unet_params(tr), sizeof(float) * unet_num_params(tr));
@@ -606,7 +617,9 @@ int main(int argc, char **argv)
                      .grad_floor = 1e-7};
     ref_case(REF_UNCOND, "default config B=2", &tol, 0);
     ref_case(REF_COND, "class-cond 16x16x3 B=4", &tol, 1);
-    fd_case();
+    ref_case(REF_SR3, "SR3 16x16x1 + 1 condition channel B=3", &tol, 0);
+    fd_case(0);
+    fd_case(1);
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) bench();
     return test_summary();
 }

@@ -6,12 +6,14 @@ tests/test_unet_ref.c checks: parameters, inputs, output, loss, every gradient a
     /usr/bin/python3 tests/ref/make_unet_ref.py      (from the repo root; Debian's python
                                                       has torch, h5py, numpy)
 
-Writes tests/ref/unet_ref.h5 (default config, B=2, unconditional) and
-tests/ref/unet_ref_cond.h5 (ch=16, ch_mult=1,2, 16x16x3, 10 classes, B=4, one null label).
+Writes tests/ref/unet_ref.h5 (default config, B=2, unconditional),
+tests/ref/unet_ref_cond.h5 (ch=16, ch_mult=1,2, 16x16x3, 10 classes, B=4, one null label)
+and tests/ref/unet_ref_sr3.h5 (ch=8, ch_mult=1,2, 16x16x1 plus 1 condition channel, SR3's
+input, unconditional, B=3). Names on the command line (unet_ref_sr3 ...) make only those.
 
 Layout of each file:
   /params/<name>   float32, every parameter, named_parameters() order (attr `index`)
-  /x (B,C,S,S) float32   /t (B) float32 (integer timesteps)   /labels (B) int32 (cond only)
+  /x (B,C+K,S,S) float32 (K = cond_ch condition channels after the C image channels)   /t (B) float32 (integer timesteps)   /labels (B) int32 (cond only)
   /target (B,C,S,S) float32   /out (B,C,S,S) float32   /loss (1) float64
   /grads/<name>    float32, d loss / d param, loss = mean((out - target)^2)
   /grad_x          float32, d loss / d x
@@ -19,7 +21,7 @@ Layout of each file:
                    (lr 1e-3, betas (0.9,0.999), eps 1e-8, weight_decay 0.01), each step's
                    gradient being /grads/<name>
   attributes: the config (ch, ch_mult, num_res_blocks, attn_resolutions, groups, dropout,
-  num_classes, image_size, in_ch, out_ch), batch, num_params, torch_version.
+  num_classes, image_size, in_ch, out_ch; cond_ch when it is not 0), batch, num_params, torch_version.
 
 The forward and backward run in float64 from the float32 parameters and inputs, and the
 results are rounded once to float32: the dump is the exact answer, so the C test measures
@@ -75,7 +77,7 @@ def dump(path, cfg, batch, t_values, labels, seed, with_adamw):
     with torch.no_grad():
         for p in net.parameters():  # bfloat16-representable float32 values: see above
             p.copy_(p.to(torch.bfloat16).to(torch.float32))
-    S, C = cfg["image_size"], cfg["in_ch"]
+    S, C = cfg["image_size"], cfg["in_ch"] + cfg.get("cond_ch", 0)
     x = torch.randn(batch, C, S, S)
     target = torch.randn(batch, cfg["out_ch"], S, S)
     t = torch.tensor(t_values, dtype=torch.float32)
@@ -128,14 +130,24 @@ def dump(path, cfg, batch, t_values, labels, seed, with_adamw):
 
 def main():
     torch.set_num_threads(2)
+    want = set(sys.argv[1:])
+    make = lambda name: not want or name in want  # noqa: E731
     default = dict(ch=32, ch_mult=[1, 2, 2], num_res_blocks=2, attn_resolutions=[8], groups=8,
                    dropout=0.0, num_classes=0, image_size=32, in_ch=1, out_ch=1)
-    dump(os.path.join(HERE, "unet_ref.h5"), default, batch=2, t_values=[17.0, 901.0],
-         labels=None, seed=1234, with_adamw=False)
+    if make("unet_ref"):
+        dump(os.path.join(HERE, "unet_ref.h5"), default, batch=2, t_values=[17.0, 901.0],
+             labels=None, seed=1234, with_adamw=False)
     cond = dict(ch=16, ch_mult=[1, 2], num_res_blocks=2, attn_resolutions=[8], groups=8,
                 dropout=0.0, num_classes=10, image_size=16, in_ch=3, out_ch=3)
-    dump(os.path.join(HERE, "unet_ref_cond.h5"), cond, batch=4,
-         t_values=[0.0, 250.0, 999.0, 500.0], labels=[3, 10, 7, 0], seed=4321, with_adamw=True)
+    if make("unet_ref_cond"):
+        dump(os.path.join(HERE, "unet_ref_cond.h5"), cond, batch=4,
+             t_values=[0.0, 250.0, 999.0, 500.0], labels=[3, 10, 7, 0], seed=4321,
+             with_adamw=True)
+    sr3 = dict(ch=8, ch_mult=[1, 2], num_res_blocks=1, attn_resolutions=[8], groups=4,
+               dropout=0.0, num_classes=0, image_size=16, in_ch=1, out_ch=1, cond_ch=1)
+    if make("unet_ref_sr3"):
+        dump(os.path.join(HERE, "unet_ref_sr3.h5"), sr3, batch=3, t_values=[5.0, 480.0, 990.0],
+             labels=None, seed=3333, with_adamw=False)
 
 
 if __name__ == "__main__":

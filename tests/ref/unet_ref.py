@@ -91,7 +91,8 @@ class Upsample(nn.Module):
 
 class UNet(nn.Module):
     def __init__(self, ch=32, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(8,),
-                 groups=8, dropout=0.0, num_classes=0, image_size=32, in_ch=1, out_ch=1):
+                 groups=8, dropout=0.0, num_classes=0, image_size=32, in_ch=1, out_ch=1,
+                 cond_ch=0):
         super().__init__()
         self.ch, self.ch_mult, self.num_res_blocks = ch, tuple(ch_mult), num_res_blocks
         self.attn_resolutions = tuple(attn_resolutions)
@@ -103,7 +104,8 @@ class UNet(nn.Module):
         self.temb.dense = nn.ModuleList([nn.Linear(ch, temb_ch), nn.Linear(temb_ch, temb_ch)])
         if num_classes > 0:
             self.label_emb = nn.Embedding(num_classes + 1, temb_ch)  # last row: null label
-        self.conv_in = nn.Conv2d(in_ch, ch, 3, stride=1, padding=1)
+        # SR3: x is the image and cond_ch condition channels, concatenated (torch.cat(dim=1))
+        self.conv_in = nn.Conv2d(in_ch + cond_ch, ch, 3, stride=1, padding=1)
 
         skips = [ch]
         cur, res = ch, image_size
