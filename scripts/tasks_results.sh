@@ -159,5 +159,6 @@ if has sr3; then
 fi
 
 step "tables and pictures"
-"$PY" "$ROOT/scripts/tasks_table.py" "$OUT" ${README:+--readme "$README"} --docs "$ROOT/docs"
+"$PY" "$ROOT/scripts/tasks_table.py" "$OUT" ${README:+--readme "$README"} --docs "$ROOT/docs" \
+    --run "N_SD=$N_SD N_RP=$N_RP N_IL=$N_IL N_REC=$N_REC N_DB=$N_DB N_SR=$N_SR scripts/tasks_results.sh, $RANKS ranks x $OMP_NUM_THREADS thread(s)"
 echo "done in $(( $(date +%s) - t0 ))s: $OUT/tasks.md"

@@ -186,6 +186,7 @@ def sec_sdedit(R, docs, md):
            f"| the guides (t0 = 0) | - | 0 | {f3(metric(eg, 'fid'))} | {f3(metric(eg, 'is'))} | "
            f"{f3(metric(eg, 'class_match'))} |"]
     cols, heads = [orig, guides], ["test", "guide"]
+    l2s, fids = [], []
     for t in ("0.2", "0.4", "0.6", "0.8"):
         g = f"t0-{t}"
         if g not in groups(R.path("sdedit.h5")):
@@ -196,6 +197,17 @@ def sec_sdedit(R, docs, md):
                   f"{f3(metric(e, 'fid'))} | {f3(metric(e, 'is'))} | {f3(metric(e, 'input_match'))} |")
         cols.append(x)
         heads.append(f"t0 {t}")
+        l2s.append(rms(x, guides[inp]).mean())
+        fids.append(metric(e, "fid"))
+    if len(l2s) > 1 and None not in fids:
+        up = all(b > a for a, b in zip(l2s, l2s[1:]))
+        down = all(b < a for a, b in zip(fids, fids[1:]))
+        md += ["", f"Reading: as t0 grows the outputs move away from the guide (L2 "
+               f"{'rises at every step' if up else 'does not rise at every step'}: "
+               f"{l2s[0]:.3f} -> {l2s[-1]:.3f}) and become more realistic (FID "
+               f"{'falls at every step' if down else 'does not fall at every step'}: "
+               f"{fids[0]:.2f} -> {fids[-1]:.2f}): SDEdit's trade-off between faithfulness and "
+               f"realism{' holds' if up and down else ' holds only in part'}."]
     picture(cols, heads, os.path.join(docs, "tasks-sdedit.png"))
     md += ["", "![SDEdit: test image, guide, outputs at t0 = 0.2 .. 0.8](docs/tasks-sdedit.png)", ""]
 
@@ -213,14 +225,19 @@ def sec_repaint(R, docs, md):
            "| mask | resampling | NFE | known pixels changed | FID | IS | accuracy |",
            "|---|---|---:|---:|---:|---:|---:|"]
     cols, heads = [], []
+    read, calls, all_kept = [], {}, True
     for m in files:
         mask, _ = dataset(R.path(f"mask-{m}.h5"))
+        pair = {}
         for g, what in (("r1", "none (r = 1)"), ("r10-j10", "r = 10, j = 10")):
             x, inp, _, _ = group(R.path(f"repaint-{m}.h5"), g)
             orig, _ = dataset(R.path(f"test-{len(np.unique(inp))}.h5"))
             known = np.broadcast_to(mask[0] == 255, x.shape[1:])
             changed = int((x[:, known] != orig[inp][:, known]).sum())
             e = R.get(f"repaint-{m}.h5", g)
+            pair[g] = (metric(e, "fid"), metric(e, "input_match"), changed)
+            calls[g] = nfe(R.path(f"repaint-{m}.h5"), g)
+            all_kept &= changed == 0
             md.append(f"| {m} | {what} | {nfe(R.path(f'repaint-{m}.h5'), g)} | {changed} of {known.sum() * len(x)} | "
                       f"{f3(metric(e, 'fid'))} | {f3(metric(e, 'is'))} | {f3(metric(e, 'input_match'))} |")
             if g == "r1":
@@ -228,10 +245,17 @@ def sec_repaint(R, docs, md):
                 heads += [f"{m}"]
             cols.append(x)
             heads.append("r=1" if g == "r1" else "r=10")
+        if len(pair) == 2:
+            (f1, a1, c1), (f10, a10, c10) = pair["r1"], pair["r10-j10"]
+            read.append(f"{m}: FID {f1:.2f} -> {f10:.2f}, accuracy {a1:.3f} -> {a10:.3f}")
     n = len(np.unique(inp))
     e0 = R.get(f"test-{n}.h5", "data")
     md += [f"| (the originals) | | - | - | {f3(metric(e0, 'fid'))} | {f3(metric(e0, 'is'))} | "
            f"{f3(metric(e0, 'class_match'))} |", ""]
+    if read:
+        md += [f"Reading: the known pixels are the input's {'in every output' if all_kept else 'NOT in every output'}; "
+               f"resampling (r = 1 -> r = 10, {calls['r10-j10'] / calls['r1']:.1f}x the network calls) harmonises "
+               "the filled region with them: " + "; ".join(read) + ".", ""]
     orig, _ = dataset(R.path(f"test-{n}.h5"))
     picture([orig] + cols, ["test"] + heads, os.path.join(docs, "tasks-repaint.png"))
     md += ["![RePaint: test image, masked input, completions without and with resampling]"
@@ -250,6 +274,7 @@ def sec_ilvr(R, docs, md):
            "| N | NFE | low-pass error | low-pass error of other images | diversity | L2 to the reference | FID | class match |",
            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     cols, heads = [], []
+    read_il = []
     for g in ("N4", "N8"):
         if g not in groups(R.path("ilvr.h5")):
             continue
@@ -264,9 +289,14 @@ def sec_ilvr(R, docs, md):
         e = R.get("ilvr.h5", g)
         md.append(f"| {N} | {nfe(R.path('ilvr.h5'), g)} | {f4(lp)} | {f4(base)} | {f4(div)} | "
                   f"{f4(rms(x, ref[inp]).mean())} | {f3(metric(e, 'fid'))} | {f3(metric(e, 'input_match'))} |")
+        read_il.append(f"N = {N}: the low-pass error is {base / lp:.0f}x below that of other images, "
+                       f"while two seeds differ by {div:.3f}")
         cols += [np.clip(np.rint(block_mean(ref.astype(np.float64), N)), 0, 255).astype(np.uint8), s0, s1]
         heads += [f"phi_{N}(ref)", f"N{N} s0", f"N{N} s1"]
     md.append("")
+    if read_il:
+        md += ["Reading: " + "; ".join(read_il) + " (the details are the seeds' own; a larger N "
+               "leaves them more room).", ""]
     picture([ref] + cols, ["ref"] + heads, os.path.join(docs, "tasks-ilvr.png"))
     md += ["![ILVR: reference, its low-pass, two seeds at N = 4 and 8](docs/tasks-ilvr.png)", ""]
 
@@ -366,6 +396,7 @@ def main():
     ap.add_argument("--guides", nargs=2, metavar=("TEST.h5", "GUIDES.h5"))
     ap.add_argument("--readme")
     ap.add_argument("--docs", default="docs")
+    ap.add_argument("--run", default="", help="the run's settings, said in the text")
     a = ap.parse_args()
     if a.guides:
         make_guides(*a.guides)
@@ -376,7 +407,8 @@ def main():
     os.makedirs(a.docs, exist_ok=True)
     md = [f"Made by `scripts/tasks_results.sh` (scored against the train split with "
           f"`models/fmnist-classifier.h5`'s features; the floor rows are real test images at the "
-          f"same count: FID falls with the count, compare within a table).", ""]
+          f"same count: FID falls with the count, compare within a table)." +
+          (f" This run: `{a.run}`." if a.run else ""), ""]
     for sec in (sec_sdedit, sec_repaint, sec_ilvr, sec_ddib, sec_sr3):
         sec(R, a.docs, md)
     text = "\n".join(md) + "\n"
