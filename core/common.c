@@ -123,7 +123,8 @@ static int g_threads = 0;
 
 void ddm_set_threads(int n)
 {
-    if (n <= 0) {
+    if (n < 0) ddm_die("--threads %d: want a count >= 1, or 0 for what the rank may use", n);
+    if (n == 0) {
         const char *e = getenv("OMP_NUM_THREADS");
         if (!e || !*e) e = getenv("SLURM_CPUS_PER_TASK");
         if (e && *e) n = atoi(e);

@@ -196,3 +196,17 @@ char *fsio_strip_suffix(const char *path, const char *suffix)
     if (l > k && strcmp(s + l - k, suffix) == 0) s[l - k] = '\0';
     return s;
 }
+
+int fsio_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+void fsio_refuse_overwrite(const char *who, const char *out, const char *input, const char *what)
+{
+    if (input && fsio_same_file(out, input))
+        ddm_die("%s: --out %s is also %s (%s): it would be overwritten; write elsewhere", who, out, what,
+                input);
+}

@@ -38,6 +38,12 @@ void fsio_mkdir_p(const char *dir);
 
 /* File names. realpath of p (malloc'd); dies "P: <reason>" when it does not exist. */
 char *fsio_abs_path(const char *p);
+/* 1 when both paths name one existing file (the same device and inode: links, "./x",
+ * other spellings), else 0. */
+int fsio_same_file(const char *a, const char *b);
+/* Dies "WHO: --out X is also INPUT_WHAT (Y): it would be overwritten" when out names the
+ * same existing file as input (NULL inputs are skipped). */
+void fsio_refuse_overwrite(const char *who, const char *out, const char *input, const char *what);
 /* The folder part of path, as dirname(3) (malloc'd). */
 char *fsio_dir_of(const char *path);
 /* path without a trailing suffix (".h5"), malloc'd; unchanged when it does not end so. */

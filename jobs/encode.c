@@ -146,6 +146,7 @@ static void job_setup(EncodeJob *j)
     if (dist_is_root()) {
         if (a->batch < 1) ddm_die("--batch %d: must be >= 1", a->batch);
         if (!(a->progress_every >= 0)) ddm_die("--progress-every: must be >= 0");
+        fsio_refuse_overwrite("ddm encode", a->out, a->input, "the --input file");
         /* an output we cannot write fails now, not after the work */
         char *tmp = fsio_claim_tmp(a->out);
         unlink(tmp);

@@ -468,6 +468,10 @@ int job_eval(int argc, char **argv)
     if (a.task && !accuracy && strcmp(a.task, "score"))
         ddm_die("--task %s: unknown task (score or accuracy)", a.task);
     if (a.max_n < 0) ddm_die("--max-n must be >= 0, not %ld", a.max_n);
+    if (a.out) { /* JSON lines appended to an HDF5 input would corrupt it (issue 16) */
+        fsio_refuse_overwrite("ddm eval", a.out, a.samples, "the --samples file");
+        fsio_refuse_overwrite("ddm eval", a.out, a.ref, "the --ref file");
+    }
     if (a.ref_features < 0) ddm_die("--ref-features must be >= 0, not %ld", a.ref_features);
     if (a.kid_subsets < 1) ddm_die("--kid-subsets must be >= 1, not %d", a.kid_subsets);
     if (a.kid_subset_size < 2) ddm_die("--kid-subset-size must be >= 2, not %d", a.kid_subset_size);

@@ -80,6 +80,15 @@ int job_prep(int argc, char **argv)
     if ((is_idx && !from[4]) || (is_png && !from[8]))
         ddm_die("ddm prep: --from '%s': the path is missing", from);
 
+    if (is_idx) { /* replacing its own input (issue 16) */
+        char *p = xstrdup(from + 4), *c = strchr(p, ',');
+        if (c) {
+            *c = '\0';
+            fsio_refuse_overwrite("ddm prep", out, c + 1, "the labels input");
+        }
+        fsio_refuse_overwrite("ddm prep", out, p, "the images input");
+        free(p);
+    }
     char *tmp = fsio_claim_tmp(out); /* an unwritable output fails before any reading */
     double t0 = ddm_now();
     ImportSource src;

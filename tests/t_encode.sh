@@ -50,6 +50,10 @@ bad() {
     [ "$(grep -c 'ddm: error' "$TMP/last.out")" -eq 1 ] || fail "$what: not one error line: $(cat "$TMP/last.out")"
     ls bad.h5* >/dev/null 2>&1 && fail "$what: left $(ls bad.h5*) behind"
 }
+cp in.h5 own.h5
+check_fails "encode: --out naming the --input file is refused (issue 16)" "--out own.h5 is also the --input file" \
+    $DDM encode --ckpt "$G/vp.h5" --steps 10 --progress-every 0 --out own.h5 --input own.h5
+check "encode: ... and the input is unchanged" cmp own.h5 in.h5
 bad "encode: a missing input file" "nope.h5: No such file" E --out bad.h5 --input nope.h5
 bad "encode: images of another size" "small.h5: images are 1x20x20, the model makes 1x32x32" E --out bad.h5 --input small.h5
 bad "encode: a class out of range" "--class 10: out of range: the model has classes 0..9" E --out bad.h5 --class 10

@@ -105,6 +105,10 @@ check "a dataset file as --samples: one group 'data'" ev1 --samples "$D/test5kla
 close "$(PY getg "$R" data fid)" "$fid_t" 1e-9 && [ "$(PY getg "$R" data class_match)" = "$cm_true" ] \
     && ok "the dataset file scores as the same images in a samples file (FID $(PY getg "$R" data fid), class match $cm_true)" \
     || fail "dataset as samples: FID $(PY getg "$R" data fid) vs $fid_t, class match $(PY getg "$R" data class_match) vs $cm_true"
+cp "$D/test5klab.h5" "$D/own.h5"; cksum "$D/own.h5" >"$D/own.sum"
+check_fails "eval --out naming the samples file is refused (issue 16)" "--out .*own.h5 is also the --samples file" ev1 --samples "$D/own.h5" --ref "$D/train.h5" --features "$CLF" --metrics fid --out "$D/own.h5"
+check_fails "eval --out naming the reference file is refused" "is also the --ref file" ev1 --samples "$D/test5klab.h5" --ref "$D/own.h5" --features "$CLF" --metrics fid --out "$D/own.h5"
+check "eval: ... and that file is unchanged" bash -c "cksum '$D/own.h5' | cmp -s - '$D/own.sum'"
 check_fails "a dataset file as --samples with another --group" "a dataset file has one group, 'data', not 'x'" ev1 --samples "$D/test5klab.h5" --ref "$D/train.h5" --features "$CLF" --group x
 grep -q "class match" "$D/s_testlab-eval.md" && ok "the sweep table has the class match column" || fail "no class match column in the table"
 

@@ -220,6 +220,10 @@ subprocess.run(['$DDM', 'prep', '--from', 'noise:300,3x8x8', '--out', '$TMP/nois
 assert (h5py.File('$TMP/noise2.h5', 'r')['images'][()] == x).all()"
 fails_clean "prep: noise with a bad size" "noise:10,1x0x32: channels must be 1 or 3 and sizes 1..16384" "$O" "$DDM" prep --from noise:10,1x0x32 --out "$O"
 fails_clean "prep: noise without a count" "expected noise:N\\[,CxHxW\\]" "$O" "$DDM" prep --from noise:abc --out "$O"
+cp "$TMP/t10k-images-idx3-ubyte" "$TMP/own.idx"; cksum "$TMP/own.idx" >"$TMP/own.sum"
+check_fails "prep: --out naming its own IDX input is refused (issue 16)" "--out .*own.idx is also the images input" \
+    "$DDM" prep --from "idx:$TMP/own.idx" --out "$TMP/own.idx"
+check "prep: ... and the input is unchanged" bash -c "cksum '$TMP/own.idx' | cmp -s - '$TMP/own.sum'"
 fails_clean "prep: missing IDX file" "nope-images: No such file" "$O" "$DDM" prep --from "idx:$TMP/nope-images" --out "$O"
 head -c 1000000 $FM/t10k-images-idx3-ubyte.gz >"$TMP/cut-images.gz"
 fails_clean "prep: truncated gzip" "cut-images.gz: truncated: expected 7840000 bytes of image data, got [0-9]+" "$O" \

@@ -158,6 +158,7 @@ import h5py, numpy as np
 with h5py.File('nan.h5', 'r+') as f: d = f['ema/0.9/down.0.block.0.conv1.bias']; x = d[()]; x[3] = np.nan; x[5] = np.inf; d[...] = x"
 bad "a checkpoint whose weights hold NaN/Inf (issue 16)" "nan.h5: the EMA 0.9 weights hold NaN or Inf \(2 of the 8 values of down.0.block.0.conv1.bias" \
     $DDM sample --ckpt nan.h5 --out bad.h5 --seeds 0-3
+bad "negative --threads (issue 16: ran 2 threads)" "\-\-threads -2: want a count >= 1" S --out bad.h5 --seeds 0-3 --threads -2
 bad "seeds end before start" "\-\-seeds 5-3: end before start" S --out bad.h5 --seeds 5-3
 bad "seeds garbage" "\-\-seeds 1-x: bad range" S --out bad.h5 --seeds 1-x
 bad "overlapping seed ranges" "seed 3 is in two ranges" S --out bad.h5 --seeds 0-5,3-9
