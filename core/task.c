@@ -216,16 +216,22 @@ void task_run(const TaskConfig *tc, const TaskInputs *in, const SamplerConfig *s
         denoiser_set_cond(den, cond);
     }
     TaskState st;
-    memset(&st, 0, sizeof st);
     SampleTask t;
-    memset(&t, 0, sizeof t);
-    tc->def->bind(tc, in, &st, &t);
+    task_bind(tc, in, &st, &t);
     sampler_run_task(sc, s, den, &t, x0_out, seeds, labels, B);
     task_state_free(&st);
     if (cond) {
         denoiser_set_cond(den, NULL);
         free(cond);
     }
+}
+
+void task_bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
+{
+    memset(st, 0, sizeof *st);
+    st->tc = tc;
+    st->in = *in;
+    *out = (SampleTask){tc->def->name, st, tc->def->init, tc->def->after_step, tc->def->max_jumps};
 }
 
 void task_state_free(TaskState *st)

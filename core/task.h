@@ -7,7 +7,7 @@
  * A task is a table (TaskDef, one file each under core/tasks/, one line in
  * core/tasks/registry.h): its name, citation, option rows (core/opt.h, into TaskConfig),
  * the inputs it needs (an image per sample, a mask), a check against the sampler and
- * process, and `bind`, which turns the config and one batch's inputs into the SampleTask
+ * process, and its SampleTask hooks (task_bind hands them the config and one batch's inputs
  * hooks (initial state and start level, a hook after every step, jumps back).
  *
  * Inputs are in data space ([-1,1], float (B,D)), one row per sample of the batch, in
@@ -77,9 +77,12 @@ struct TaskDef {
     /* beyond the option rows: does it fit this sampler and process? 0 / -1 + err */
     int (*check)(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *s, char *err,
                  size_t errlen);
-    /* the SampleTask of one batch (out->ctx = st); st was zeroed; in is valid while the
-     * batch runs */
-    void (*bind)(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out);
+    /* the SampleTask hooks of a batch (core/sampler.h), ctx = the batch's TaskState (its
+     * config and inputs): the initial state and start level (NULL: the driver's prior at
+     * level 0), the hook after every step (NULL: none), the bound on jumps back */
+    int (*init)(void *ctx, const SampleRun *r, float *x);
+    int (*after_step)(void *ctx, const SampleRun *r, int i, float *x);
+    int max_jumps;
     /* beyond the needs: do the inputs fit the setting (e.g. ilvr: H, W multiples of the
      * factor)? NULL = nothing more. 0 / -1 + err */
     int (*inputs_check)(const TaskConfig *tc, const TaskInputs *in, char *err, size_t errlen);
@@ -113,6 +116,9 @@ long long task_nfe(const TaskConfig *tc, const SamplerConfig *sc, const Schedule
 void task_config_describe(const TaskConfig *tc, char *buf, size_t n);
 void task_print_help(FILE *f);
 
+/* The SampleTask of one batch: st (zeroed here) keeps the config and the inputs, which
+ * must stay valid while the batch runs; out gets the def's hooks with ctx = st. */
+void task_bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out);
 /* Bind and run: sampler_run_task with the task's hooks for one batch. */
 void task_run(const TaskConfig *tc, const TaskInputs *in, const SamplerConfig *sc,
               const Schedule *s, Denoiser *den, float *x0_out, const uint64_t *seeds,

@@ -559,7 +559,7 @@ static void spy_run(const TaskConfig *tc, const SamplerConfig *sc, const Schedul
     SampleTask inner;
     memset(&inner, 0, sizeof inner);
     TaskInputs in = {ref, NULL, C, H, W, NULL};
-    if (tc) tc->def->bind(tc, &in, &st, &inner);
+    if (tc) task_bind(tc, &in, &st, &inner);
     Spy spy = {tc ? &inner : NULL, at, snap};
     SampleTask t = {"spy", &spy, NULL, spy_after, 0};
     sampler_run_task(sc, s, &m, &t, out, seeds, NULL, nsamples);

@@ -70,17 +70,6 @@ static long long steps_run(const TaskConfig *tc, const Schedule *s, const Sample
     return 2LL * p->N;
 }
 
-static void bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
-{
-    st->tc = tc;
-    st->in = *in;
-    out->name = "ddib";
-    out->ctx = st;
-    out->init = init;
-    out->after_step = NULL;
-    out->max_jumps = 0;
-}
-
 #define OFF(f) offsetof(TaskConfig, f)
 static const OptSpec OPTS[] = {
     {NULL, "source", OPT_INT, OFF(source), 0, NULL, "-1", "K", "",
@@ -95,7 +84,7 @@ const TaskDef task_ddib_def = {
     .opts = OPTS,
     .needs = TASK_NEEDS_IMAGE | TASK_NEEDS_CLASS,
     .check = check,
-    .bind = bind,
+    .init = init,
     .inputs_check = inputs_check,
     .steps_run = steps_run,
 };

@@ -55,17 +55,6 @@ static int inputs_check(const TaskConfig *tc, const TaskInputs *in, char *err, s
     return -1;
 }
 
-static void bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
-{
-    st->tc = tc;
-    st->in = *in;
-    out->name = "ilvr";
-    out->ctx = st;
-    out->init = NULL; /* line 4: x_T ~ N(0, I), the driver's prior */
-    out->after_step = after_step;
-    out->max_jumps = 0;
-}
-
 #define OFF(f) offsetof(TaskConfig, f)
 static const OptSpec OPTS[] = {
     {NULL, "factor", OPT_INT, OFF(factor), 0, NULL, "4", "N", "",
@@ -84,6 +73,6 @@ const TaskDef task_ilvr_def = {
     .opts = OPTS,
     .needs = TASK_NEEDS_IMAGE,
     .check = check,
-    .bind = bind,
+    .after_step = after_step,
     .inputs_check = inputs_check,
 };

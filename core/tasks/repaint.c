@@ -97,17 +97,6 @@ static int check(const TaskConfig *tc, const SamplerConfig *sc, const Schedule *
     return 0;
 }
 
-static void bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
-{
-    st->tc = tc;
-    st->in = *in;
-    out->name = "repaint";
-    out->ctx = st;
-    out->init = init;
-    out->after_step = after_step;
-    out->max_jumps = TASK_MAX_JUMPS;
-}
-
 #define OFF(f) offsetof(TaskConfig, f)
 static const OptSpec OPTS[] = {
     {NULL, "jump_length", OPT_INT, OFF(jump_length), 0, NULL, "10", "J", "steps",
@@ -124,6 +113,8 @@ const TaskDef task_repaint_def = {
     .opts = OPTS,
     .needs = TASK_NEEDS_IMAGE | TASK_NEEDS_MASK,
     .check = check,
-    .bind = bind,
+    .init = init,
+    .after_step = after_step,
+    .max_jumps = TASK_MAX_JUMPS,
     .steps_run = steps_run,
 };

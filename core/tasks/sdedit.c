@@ -36,17 +36,6 @@ static long long steps_run(const TaskConfig *tc, const Schedule *s, const Sample
     return p->N - task_level_at(s, p, tc->t0);
 }
 
-static void bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
-{
-    st->tc = tc;
-    st->in = *in;
-    out->name = "sdedit";
-    out->ctx = st;
-    out->init = init;
-    out->after_step = NULL;
-    out->max_jumps = 0;
-}
-
 #define OFF(f) offsetof(TaskConfig, f)
 static const OptSpec OPTS[] = {
     /* (0, 1] is an open interval the row's [min, max] cannot say: check() refuses the rest */
@@ -62,6 +51,6 @@ const TaskDef task_sdedit_def = {
     .opts = OPTS,
     .needs = TASK_NEEDS_IMAGE,
     .check = check,
-    .bind = bind,
+    .init = init,
     .steps_run = steps_run,
 };

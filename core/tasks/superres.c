@@ -49,17 +49,6 @@ static int inputs_check(const TaskConfig *tc, const TaskInputs *in, char *err, s
     return -1;
 }
 
-static void bind(const TaskConfig *tc, const TaskInputs *in, TaskState *st, SampleTask *out)
-{
-    st->tc = tc;
-    st->in = *in;
-    out->name = "superres";
-    out->ctx = st;
-    out->init = NULL; /* x_T ~ N(0, I), the driver's prior */
-    out->after_step = NULL;
-    out->max_jumps = 0;
-}
-
 #define OFF(f) offsetof(TaskConfig, f)
 static const OptSpec OPTS[] = {
     {NULL, "scale", OPT_INT, OFF(scale), 0, NULL, "0", "F", "",
@@ -75,7 +64,6 @@ const TaskDef task_superres_def = {
     .opts = OPTS,
     .needs = TASK_NEEDS_IMAGE,
     .check = check,
-    .bind = bind,
     .inputs_check = inputs_check,
     .condition = condition,
 };
