@@ -12,19 +12,6 @@
 # steps of configs/fmnist.ini (352,000 images, 5.9 epochs) take about 75 minutes.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DDM=${DDM:-$ROOT/bin/ddm}
 OUT=${1:-runs/fmnist}
 [ $# -gt 0 ] && shift
-RANKS=${RANKS:-2}
-EMA=${EMA:-0.999}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-mkdir -p "$OUT"
-t0=$(date +%s)
-[ -f "$OUT/fmnist-train.h5" ] || "$DDM" prep --from fashion-mnist --split train --pad 2 --out "$OUT/fmnist-train.h5"
-mpirun -n "$RANKS" --bind-to none "$DDM" train --data "$OUT/fmnist-train.h5" --out "$OUT/run" \
-    --config "$ROOT/configs/fmnist.ini" --cache "$@"
-ckpt=$(ls "$OUT"/run/ckpt-*.h5 | sort | tail -1)
-/usr/bin/python3 "$ROOT/scripts/slim_ckpt.py" "$ckpt" "$OUT/fmnist-ema.h5" --ema "$EMA"
-cp "$OUT/run/metrics.jsonl" "$OUT/fmnist-metrics.jsonl"
-echo "== done in $(( $(date +%s) - t0 ))s: $OUT/fmnist-ema.h5 (EMA $EMA of $ckpt), $OUT/fmnist-metrics.jsonl"
+exec "$ROOT/scripts/train_run.sh" "$ROOT/configs/fmnist.ini" fmnist-ema "$OUT" "${EMA:-0.999}" "$@"

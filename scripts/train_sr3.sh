@@ -16,20 +16,6 @@
 #       --seeds 0 --out sr4.h5
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DDM=${DDM:-$ROOT/bin/ddm}
 OUT=${1:-runs/sr3}
 [ $# -gt 0 ] && shift
-RANKS=${RANKS:-2}
-EMA=${EMA:-0.995}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-mkdir -p "$OUT"
-t0=$(date +%s)
-[ -f "$OUT/fmnist-train.h5" ] || "$DDM" prep --from fashion-mnist --split train --pad 2 --out "$OUT/fmnist-train.h5"
-mpirun -n "$RANKS" --bind-to none "$DDM" train --data "$OUT/fmnist-train.h5" --out "$OUT/run" \
-    --config "$ROOT/configs/sr3.ini" --cache "$@"
-ckpt=$(ls "$OUT"/run/ckpt-*.h5 | sort | tail -1)
-if [ "$EMA" = raw ]; then pick=(--raw); else pick=(--ema "$EMA"); fi
-/usr/bin/python3 "$ROOT/scripts/slim_ckpt.py" "$ckpt" "$OUT/fmnist-sr3.h5" "${pick[@]}"
-cp "$OUT/run/metrics.jsonl" "$OUT/fmnist-sr3-metrics.jsonl"
-echo "== done in $(( $(date +%s) - t0 ))s: $OUT/fmnist-sr3.h5 (${pick[*]} of $ckpt), $OUT/fmnist-sr3-metrics.jsonl"
+exec "$ROOT/scripts/train_run.sh" "$ROOT/configs/sr3.ini" fmnist-sr3 "$OUT" "${EMA:-0.995}" "$@"
