@@ -158,6 +158,31 @@ if has sr3; then
     ev "$OUT/sr3.h5"
 fi
 
+step "bad input: one clear line each, no output left"
+test_n 16
+[ -f "$OUT/mask-centre.h5" ] || "$DDM" prep --from mask:centre,1 --out "$OUT/mask-centre.h5"
+[ -f "$OUT/small-16.h5" ] || "$DDM" prep --from fashion-mnist --split test --limit 16 --resize 20 --out "$OUT/small-16.h5"
+[ -f "$OUT/rgb-4.h5" ] || "$DDM" prep --from noise:4,3x32x32 --out "$OUT/rgb-4.h5"
+[ -f "$OUT/mask-16.h5" ] || "$DDM" prep --from mask:centre,1,1x16x16 --out "$OUT/mask-16.h5"
+: >"$OUT/errors.tsv"
+bad() { # what, then the command (its --out is $OUT/bad.h5)
+    local what=$1; shift
+    rm -f "$OUT/bad.h5"
+    local rc=0 line
+    "$@" >"$OUT/bad.log" 2>&1 || rc=$?
+    line=$(grep -m1 'ddm: error' "$OUT/bad.log" || true)
+    printf '%s\t%s\t%s\t%s\t%s\n' "$what" "${*:2}" "$rc" "$([ -e "$OUT/bad.h5" ] && echo left || echo none)" "$line" >>"$OUT/errors.tsv"
+}
+B() { "$DDM" sample --ckpt "$MODEL" --out "$OUT/bad.h5" --seeds 0 --steps 10 --progress-every 0 "$@"; }
+bad "a mask of another size" B --task repaint --resample 1 --input "$OUT/test-16.h5" --mask "$OUT/mask-16.h5"
+bad "inputs of another size" B --task sdedit --input "$OUT/small-16.h5"
+bad "inputs of another channel count" B --task ilvr --input "$OUT/rgb-4.h5"
+bad "t0 outside (0, 1]" B --task sdedit --t0 1.5 --input "$OUT/test-16.h5"
+bad "ddib on a sampler that cannot run backwards" B --task ddib --sampler ddpm --class 1 --input "$OUT/test-16.h5"
+bad "superres on a model without a condition" B --task superres --input "$OUT/test-16.h5"
+bad "ddib on the SR3 model (no classes; it needs its condition)" "$DDM" sample --ckpt "$SR" --out "$OUT/bad.h5" --seeds 0 --task ddib --class 1 --input "$OUT/test-16.h5"
+bad "encode with DDIM eta 1" "$DDM" encode --ckpt "$MODEL" --input "$OUT/test-16.h5" --eta 1 --out "$OUT/bad.h5"
+
 step "tables and pictures"
 "$PY" "$ROOT/scripts/tasks_table.py" "$OUT" ${README:+--readme "$README"} --docs "$ROOT/docs" \
     --run "N_SD=$N_SD N_RP=$N_RP N_IL=$N_IL N_REC=$N_REC N_DB=$N_DB N_SR=$N_SR scripts/tasks_results.sh, $RANKS ranks x $OMP_NUM_THREADS thread(s)"

@@ -379,6 +379,20 @@ def sec_sr3(R, docs, md):
         md += ["![SR3: truth, bicubic and SR3 at x2 and x4](docs/tasks-sr3.png)", ""]
 
 
+def sec_errors(R, docs, md):
+    if not R.exists("errors.tsv"):
+        return
+    rows = [l.rstrip("\n").split("\t") for l in open(R.path("errors.tsv")) if l.strip()]
+    md += ["### Bad input", "",
+           "Each run below is refused before any work: its exit status, whether an output file "
+           "was left, and its one error line (paths shortened to their file names).", "",
+           "| case | exit | output left | the error |", "|---|---:|---|---|"]
+    for what, cmd, rc, left, line in rows:
+        line = " ".join(os.path.basename(w) if "/" in w else w for w in line.split(" "))
+        md.append(f"| {what} | {rc} | {left} | `{line.replace('|', '/')}` |")
+    md.append("")
+
+
 def readme_splice(readme, text):
     a, b = "<!-- tasks-results -->", "<!-- /tasks-results -->"
     s = open(readme).read()
@@ -409,7 +423,7 @@ def main():
           f"`models/fmnist-classifier.h5`'s features; the floor rows are real test images at the "
           f"same count: FID falls with the count, compare within a table)." +
           (f" This run: `{a.run}`." if a.run else ""), ""]
-    for sec in (sec_sdedit, sec_repaint, sec_ilvr, sec_ddib, sec_sr3):
+    for sec in (sec_sdedit, sec_repaint, sec_ilvr, sec_ddib, sec_sr3, sec_errors):
         sec(R, a.docs, md)
     text = "\n".join(md) + "\n"
     open(os.path.join(a.out, "tasks.md"), "w").write(text)
