@@ -339,6 +339,7 @@ static const char *OLD_DEFAULTS_TEXT =
     "num_classes = 0\n"
     "image_size = 32\n"
     "channels = 1\n"
+    "cond_channels = 0\n" /* added with SR3 */
     "\n"
     "[diffusion]\n"
     "process = vp\n"
@@ -368,6 +369,7 @@ static const char *OLD_DEFAULTS_TEXT =
     "p_uncond = 0.1\n"
     "threads = 0\n"
     "flip = 0\n"
+    "degrade = \n" /* added with SR3 */
     "task = diffusion\n"
     "adam_beta1 = 0.9\n"
     "adam_beta2 = 0.999\n"
@@ -390,6 +392,7 @@ static const char *OLD_TRICKY_TEXT =
     "num_classes = 0\n"
     "image_size = 32\n"
     "channels = 1\n"
+    "cond_channels = 0\n" /* added with SR3 */
     "\n"
     "[diffusion]\n"
     "process = ve\n"
@@ -419,6 +422,7 @@ static const char *OLD_TRICKY_TEXT =
     "p_uncond = 0.1\n"
     "threads = 0\n"
     "flip = 0\n"
+    "degrade = \n" /* added with SR3 */
     "task = classifier\n"
     "adam_beta1 = 0.9\n"
     "adam_beta2 = 0.999\n"
@@ -429,7 +433,7 @@ static void test_config(void)
     DdmConfig c, d;
     config_defaults(&c);
     char *t = config_to_text(&c);
-    check(!strcmp(t, OLD_DEFAULTS_TEXT), "config_to_text(defaults) is byte-identical to the old text");
+    check(!strcmp(t, OLD_DEFAULTS_TEXT), "config_to_text(defaults) is byte-identical to the old text (plus the SR3 keys)");
     free(t);
     char err[256] = "";
     int rc = 0;
@@ -437,7 +441,7 @@ static void test_config(void)
         rc |= config_set(&c, TRICKY_SETS[i], err, sizeof err);
     t = config_to_text(&c);
     check(rc == 0 && !strcmp(t, OLD_TRICKY_TEXT),
-          "config_to_text of awkward values is byte-identical to the old text (%s)", rc ? err : "ok");
+          "config_to_text of awkward values is byte-identical to the old text, plus the SR3 keys (%s)", rc ? err : "ok");
     config_defaults(&d);
     rc = config_parse_text(&d, t, "tricky", err, sizeof err);
     check(rc == 0 && config_equal(&c, &d), "that text parses back to an equal config");
