@@ -14,4 +14,4 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${1:-runs/fmnist}
 [ $# -gt 0 ] && shift
-exec "$ROOT/scripts/train_run.sh" "$ROOT/configs/fmnist.ini" fmnist-ema "$OUT" "${EMA:-0.999}" "$@"
+exec "$ROOT/scripts/train_run.sh" "$ROOT/configs/fmnist.ini" fmnist-ema fmnist-metrics "$OUT" "${EMA:-0.999}" "$@"

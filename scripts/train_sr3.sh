@@ -18,4 +18,4 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${1:-runs/sr3}
 [ $# -gt 0 ] && shift
-exec "$ROOT/scripts/train_run.sh" "$ROOT/configs/sr3.ini" fmnist-sr3 "$OUT" "${EMA:-0.995}" "$@"
+exec "$ROOT/scripts/train_run.sh" "$ROOT/configs/sr3.ini" fmnist-sr3 fmnist-sr3-metrics "$OUT" "${EMA:-0.995}" "$@"
