@@ -337,6 +337,11 @@ static void read_meta(hid_t f, const char *path, CkptMeta *m)
     h5_attr_get_i64(f, "images_seen", &m->images_seen);
     h5_attr_get_i64(f, "epoch", &m->epoch);
     h5_attr_get_i64(f, "data_pos", &m->data_pos);
+    if (m->step < 0 || m->images_seen < 0 || m->epoch < 0 || m->data_pos < 0) /* issue 16 */
+        ddm_die("%s: checkpoint attributes out of range (step %lld, images_seen %lld, epoch %lld, "
+                "data_pos %lld; each must be >= 0): a damaged or hand-edited file", path,
+                (long long)m->step, (long long)m->images_seen, (long long)m->epoch,
+                (long long)m->data_pos);
     if (h5_attr_exists(f, "rng")) {
         hid_t a = H5Aopen(f, "rng", H5P_DEFAULT);
         H5OK(a);

@@ -82,7 +82,8 @@ static void source_noise(ImportSource *s, const char *spec, size_t limit)
     int c = 1, h = 32, w = 32;
     if (errno || end == spec || n < 1 || n > 100000000LL ||
         (*end && (*end != ',' || sscanf(end + 1, "%dx%dx%d", &c, &h, &w) != 3)))
-        ddm_die("ddm prep: --from noise:%s: expected noise:N[,CxHxW] with N >= 1, e.g. noise:10000,1x32x32", spec);
+        ddm_die("ddm prep: --from noise:%s: expected noise:N[,CxHxW] with N in 1..100000000, e.g. "
+                "noise:10000,1x32x32", spec);
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > 16384 || w > 16384)
         ddm_die("ddm prep: --from noise:%s: channels must be 1 or 3 and sizes 1..16384", spec);
     generated_shape(s, (size_t)n, c, h, w, limit);
@@ -105,7 +106,7 @@ static void source_mask(ImportSource *s, const char *spec, size_t limit)
     const int k = masks_kind(kind);
     if (k < 0 || (got != 2 && got != 5) || n < 1 || n > 100000000LL)
         ddm_die("ddm prep: --from mask:%s: expected mask:KIND,N[,CxHxW] with KIND centre, half or "
-                "strokes and N >= 1, e.g. mask:centre,1 or mask:strokes,1000,1x32x32", spec);
+                "strokes and N in 1..100000000, e.g. mask:centre,1 or mask:strokes,1000,1x32x32", spec);
     if ((c != 1 && c != 3) || h < 2 || w < 2 || h > 16384 || w > 16384)
         ddm_die("ddm prep: --from mask:%s: channels must be 1 or 3 and sizes 2..16384", spec);
     generated_shape(s, (size_t)n, c, h, w, limit);

@@ -219,6 +219,7 @@ assert abs(x.mean() - 127.5) < 2 and h.min() > 0, (x.mean(), h.min())
 subprocess.run(['$DDM', 'prep', '--from', 'noise:300,3x8x8', '--out', '$TMP/noise2.h5'], check=True, capture_output=True)
 assert (h5py.File('$TMP/noise2.h5', 'r')['images'][()] == x).all()"
 fails_clean "prep: noise with a bad size" "noise:10,1x0x32: channels must be 1 or 3 and sizes 1..16384" "$O" "$DDM" prep --from noise:10,1x0x32 --out "$O"
+fails_clean "prep: noise of 3e9 images says the range (issue 16: said N >= 1)" "noise:3000000000: expected noise:N\\[,CxHxW\\] with N in 1..100000000" "$O" "$DDM" prep --from noise:3000000000 --out "$O"
 fails_clean "prep: noise without a count" "expected noise:N\\[,CxHxW\\]" "$O" "$DDM" prep --from noise:abc --out "$O"
 cp "$TMP/t10k-images-idx3-ubyte" "$TMP/own.idx"; cksum "$TMP/own.idx" >"$TMP/own.sum"
 check_fails "prep: --out naming its own IDX input is refused (issue 16)" "--out .*own.idx is also the images input" \

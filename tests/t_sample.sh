@@ -159,6 +159,10 @@ with h5py.File('nan.h5', 'r+') as f: d = f['ema/0.9/down.0.block.0.conv1.bias'];
 bad "a checkpoint whose weights hold NaN/Inf (issue 16)" "nan.h5: the EMA 0.9 weights hold NaN or Inf \(2 of the 8 values of down.0.block.0.conv1.bias" \
     $DDM sample --ckpt nan.h5 --out bad.h5 --seeds 0-3
 bad "negative --threads (issue 16: ran 2 threads)" "\-\-threads -2: want a count >= 1" S --out bad.h5 --seeds 0-3 --threads -2
+cp "$ROOT/tests/golden/vp.h5" negstep.h5 && "$PYTHON" -c "
+import h5py
+with h5py.File('negstep.h5', 'r+') as f: f.attrs['step'] = -5"
+bad "a checkpoint with step = -5 (issue 16: accepted)" "negstep.h5: checkpoint attributes out of range \(step -5" $DDM sample --ckpt negstep.h5 --out bad.h5 --seeds 0-3
 bad "seeds end before start" "\-\-seeds 5-3: end before start" S --out bad.h5 --seeds 5-3
 bad "seeds garbage" "\-\-seeds 1-x: bad range" S --out bad.h5 --seeds 1-x
 bad "overlapping seed ranges" "seed 3 is in two ranges" S --out bad.h5 --seeds 0-5,3-9
