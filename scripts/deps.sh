@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD="make pkg-config gcc libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
        libscalapack-openmpi-dev libopenblas-dev libpng-dev zlib1g-dev"
 TEST="python3 python3-torch python3-scipy python3-h5py python3-numpy python3-pil dataset-fashion-mnist
-      gnuplot-nox slurm-wlm munge"
+      gnuplot-nox slurm-wlm munge procps iproute2"
 mode=${1:-}
 missing=()
 for p in $BUILD $TEST; do
