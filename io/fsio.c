@@ -22,7 +22,9 @@ static void (*g_chained)(void); /* a job's own hook that was there before ours *
 
 static void fsio_cleanup(void)
 {
+    /* files first, then folders (rmdir: only when empty, i.e. nothing else was put there) */
     for (int i = 0; i < g_ncreated; i++) unlink(g_created[i]);
+    for (int i = 0; i < g_ncreated; i++) rmdir(g_created[i]);
     if (g_chained) g_chained();
 }
 

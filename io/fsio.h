@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 /* Remember a file this process created: if the process dies (ddm_die and friends) before
- * fsio_untrack(path), it is deleted. Any number of paths; the same path twice is kept once.
+ * fsio_untrack(path), it is deleted (a folder: removed when empty). Any number of paths; the same path twice is kept once.
  * Installs the cleanup through ddm_set_cleanup_hook; a hook a job set before is chained
  * (run after ours), one set afterwards replaces ours: use this registry instead. */
 void fsio_track_created(const char *path);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/common.h"
 #include "core/optim.h"
@@ -195,7 +196,10 @@ int job_train(int argc, char **argv)
     Run r;
     memset(&r, 0, sizeof r);
     r.run_dir = a.out;
+    struct stat out_st;
+    const int made_dir = dist_is_root() && stat(a.out, &out_st) != 0;
     if (dist_is_root()) fsio_mkdir_p(a.out);
+    if (made_dir) fsio_track_created(a.out); /* a setup error leaves no empty RUN_DIR */
     dist_barrier();
     char *resume = NULL;
     int64_t resume_step = 0;
@@ -279,6 +283,7 @@ int job_train(int argc, char **argv)
         snprintf(path, sizeof path, "%s/config.ini", a.out);
         fsio_write_atomic(path, text, strlen(text));
         free(text);
+        if (made_dir) fsio_untrack(a.out); /* set up: the run folder stays from here on */
         printf("ddm train: %s, %zu parameters, %d rank%s x %d thread%s, global batch %d (%d per rank), "
                "%lld images of %dx%dx%d%s\n",
                task == TASK_DIFFUSION ? "diffusion U-Net" : "classifier", r.np, P, P > 1 ? "s" : "",

@@ -84,6 +84,10 @@ check "no checkpoint of the overflowed weights" bash -c "! ls $TMP/r6b/ckpt-*.h5
 # 6. bad options
 check_fails "global batch the ranks do not divide" "does not split over 2 ranks" mpirun2 2 $DDM train --data "$D" --config "$TMP/tiny.ini" --out "$TMP/r7" --set train.batch=15
 check_fails "unknown key" "unknown key" train --out "$TMP/r7" --set train.nonsense=1
+check "a failed setup leaves no RUN_DIR it created (issue 16: an empty one was left)" bash -c "! ls -d '$TMP/r7' 2>/dev/null"
+mkdir -p "$TMP/r7b"
+check_fails "a setup error in an existing folder" "model.groups = 3 does not divide" train --out "$TMP/r7b" --set model.groups=3
+check "... keeps that folder" test -d "$TMP/r7b"
 check_fails "negative learning rate" "train.lr" train --out "$TMP/r7" --set train.lr=-1
 check_fails "missing dataset" "nope.h5" $DDM train --data "$TMP/nope.h5" --out "$TMP/r7"
 check_fails "unknown option" "unknown option" $DDM train --data "$D" --out "$TMP/r7" --bogus
