@@ -51,9 +51,9 @@ grep -v '^d2048_singular ' "$TMP/ref/cases.txt" >"$TMP/cases_main.txt"
 run_cases() {
     local p=$1 cases=$2 log="$TMP/fid_p$1_$(basename "$2" .txt).log" t=$(date +%s)
     if [ "$p" -eq 1 ]; then
-        OMP_NUM_THREADS=2 "$BIN" --cases "$cases" >"$log" 2>&1
+        OMP_NUM_THREADS=2 "$BIN" --cases "$cases" >"$log" 2>"$log.err"
     else
-        mpirun2 "$p" "$BIN" --cases "$cases" >"$log" 2>&1
+        mpirun2 "$p" "$BIN" --cases "$cases" >"$log" 2>"$log.err"
     fi
     local rc=$?
     grep -E '^(ok|FAIL) ' "$log" | sed 's/^/    /'
@@ -63,16 +63,18 @@ run_cases() {
         ok "FID vs scipy at $p rank(s), $(basename "$cases"): $line ($(( $(date +%s) - t ))s)"
     else
         fail "FID vs scipy at $p rank(s), $(basename "$cases") (exit $rc)"
-        grep -vE '^(ok|FAIL) ' "$log" | sed 's/^/    | /' | tail -15
+        grep -vE '^(ok|FAIL) ' "$log" "$log.err" | sed 's/^/    | /' | tail -15
     fi
-    # every near-singular case must have printed the warning
+    # every near-singular case must have printed the warning. stderr goes to its own file:
+    # mpirun forwards the ranks' stdout and stderr separately, and in one file a warning
+    # landed inside a stdout line on the CI machine, which hid both lines.
     local nsing
     nsing=$(grep -c ' 1$' "$cases")
     if [ "$nsing" -gt 0 ]; then
         local nwarn
-        nwarn=$(grep -c 'warning: FID: near-singular' "$log")
+        nwarn=$(grep -c 'warning: FID: near-singular' "$log.err")
         if [ "$nwarn" -ge "$nsing" ]; then
-            ok "near-singular covariances warned at $p rank(s): $(grep -m1 'warning: FID' "$log" | cut -c1-110)..."
+            ok "near-singular covariances warned at $p rank(s): $(grep -m1 'warning: FID' "$log.err" | cut -c1-110)..."
         else
             fail "near-singular covariances at $p rank(s): $nwarn warnings for $nsing cases"
         fi
@@ -91,14 +93,14 @@ run_cases 2 "$TMP/cases_big_singular.txt"
 # self-contained checks spread over ranks
 for p in 2 4; do
     log="$TMP/self_p$p.log"
-    mpirun2 "$p" "$BIN" >"$log" 2>&1
+    mpirun2 "$p" "$BIN" >"$log" 2>"$log.err"
     rc=$?
     grep -E '^(ok|FAIL) ' "$log" | sed 's/^/    /'
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
     if [ $rc -eq 0 ] && [ -n "$line" ] && ! grep -q '^FAIL' "$log"; then
         ok "test_fid_mpi self-checks at $p ranks: $line"
     else
-        fail "test_fid_mpi self-checks at $p ranks (exit $rc)"; tail -15 "$log" | sed 's/^/    | /'
+        fail "test_fid_mpi self-checks at $p ranks (exit $rc)"; tail -15 "$log" "$log.err" | sed 's/^/    | /'
     fi
 done
 
