@@ -114,6 +114,7 @@ struct UNet {
 
     /* non-module activations */
     size_t xin, temb_sin, t1, ta1, temb, stemb, hfin, aout, mean_out, rstd_out;
+    size_t pooled;      /* UNET_HEAD_POOL: the pooled features (B, middle channels) */
     size_t d_stemb;
     int *labels;        /* (plan_batch) label indices of the last walk */
 
@@ -175,6 +176,9 @@ const char *unet_config_check(const UNetConfig *c)
     if (c->in_ch < 1 || c->out_ch < 1) return "model.channels must be >= 1";
     if (c->cond_ch < 0) return "model.cond_channels must be >= 0";
     if (c->image_size < 1) return "model.image_size must be >= 1";
+    if (c->head != UNET_HEAD_IMAGE && c->head != UNET_HEAD_POOL) return "unknown U-Net head";
+    if (c->head == UNET_HEAD_POOL && c->num_classes != 0)
+        return "a pooled (classifier) head takes no label embedding";
     if (c->image_size % (1 << (c->n_levels - 1)))
         return "model.image_size must be divisible by 2^(levels-1)";
     for (int i = 0; i < c->n_attn; i++)
@@ -290,6 +294,7 @@ static void build(UNet *net)
 {
     const UNetConfig *c = &net->cfg;
     const int n = c->n_levels, nrb = c->num_res_blocks, E = 4 * c->ch;
+    const int enc = c->head == UNET_HEAD_POOL; /* no up path */
     char p[80];
 
     net->n_skips = 1 + n * nrb + (n - 1);
@@ -298,9 +303,9 @@ static void build(UNet *net)
     net->skip = xcalloc((size_t)net->n_skips, sizeof(size_t));
     net->dskip = xcalloc((size_t)net->n_skips, sizeof(size_t));
 
-    int n_blocks = n * nrb + 2 + n * (nrb + 1), n_attns = 1;
+    int n_blocks = n * nrb + 2 + (enc ? 0 : n * (nrb + 1)), n_attns = 1;
     for (int l = 0; l < n; l++)
-        if (has_attn(c, c->image_size >> l)) n_attns += nrb + nrb + 1;
+        if (has_attn(c, c->image_size >> l)) n_attns += nrb + (enc ? 0 : nrb + 1);
     net->blocks = xcalloc((size_t)n_blocks, sizeof(ResBlock));
     net->attns = xcalloc((size_t)n_attns, sizeof(AttnBlock));
 
@@ -346,8 +351,8 @@ static void build(UNet *net)
     net->mid2 = &net->blocks[nb];
     *net->mid2 = *net->mid1;
     net->mid2->index = nb++;
-    int top = ns;
-    for (int l = n - 1; l >= 0; l--) {
+    int top = enc ? 0 : ns;
+    for (int l = n - 1; l >= 0 && !enc; l--) {
         Level *lv = &net->levels[l];
         lv->up = &net->blocks[nb];
         lv->up_attn = lv->attn ? &net->attns[na] : NULL;
@@ -401,7 +406,7 @@ static void build(UNet *net)
     add_resblock(net, net->mid1, "mid.block_1");
     add_attn(net, net->mid_attn, "mid.attn_1");
     add_resblock(net, net->mid2, "mid.block_2");
-    for (int l = 0; l < n; l++) {
+    for (int l = 0; l < n && !enc; l++) {
         Level *lv = &net->levels[l];
         for (int i = 0; i < nrb + 1; i++) {
             snprintf(p, sizeof p, "up.%d.block.%d", l, i);
@@ -417,7 +422,8 @@ static void build(UNet *net)
         }
     }
     net->norm_out = add_gn(net, "norm_out", cur);
-    net->conv_out = add_conv(net, "conv_out", cur, c->out_ch, 3);
+    if (enc) net->conv_out = add_linear(net, "head", cur, c->out_ch); /* the logits */
+    else net->conv_out = add_conv(net, "conv_out", cur, c->out_ch, 3);
 }
 
 /* ---- planning allocator and tape */
@@ -778,6 +784,63 @@ static size_t attn_f(UNet *net, AttnBlock *ab, size_t x, int B)
     return ab->out;
 }
 
+/* The classifier head after the middle (UNET_HEAD_POOL): h (B,Cm,Sm,Sm) -> gn -> silu ->
+ * mean over the Sm x Sm positions (pooled, B x Cm) -> linear into the caller's out (B,K). */
+static void pool_head_f(UNet *net, float *out, size_t h, int B)
+{
+    const int Cm = net->mid2->cout, HW = net->mid2->S * net->mid2->S;
+    net->hfin = h;
+    net->mean_out = A(net, net->cfg.groups, KEEP);
+    net->rstd_out = A(net, net->cfg.groups, KEEP);
+    net->aout = A(net, (size_t)Cm * HW, WORK);
+    gns_f(net, P(net, net->aout), P(net, net->mean_out), P(net, net->rstd_out), P(net, h),
+          net->norm_out, B, Cm, HW);
+    F(net, h);
+    net->pooled = A(net, (size_t)Cm, KEEP);
+    if (!net->planning) {
+        double t0 = ddm_now();
+        const float *a = P(net, net->aout);
+        float *pl = P(net, net->pooled);
+        for (size_t bc = 0; bc < (size_t)B * Cm; bc++) {
+            double sum = 0;
+            for (int i = 0; i < HW; i++) sum += a[bc * HW + i];
+            pl[bc] = (float)(sum / HW);
+        }
+        tm(net, K_OTHER, 0, t0, (double)B * Cm * HW);
+    }
+    F(net, net->aout);
+    lin_f(net, out, P(net, net->pooled), net->conv_out, B, Cm, net->cfg.out_ch);
+    F(net, net->pooled);
+    F(net, net->mean_out);
+    F(net, net->rstd_out);
+    F(net, net->stemb);
+}
+
+/* Its backward: dout (B,K) -> the gradient at the middle's output (a fresh buffer). */
+static size_t pool_head_b(UNet *net, const float *dout, int B)
+{
+    const int Cm = net->mid2->cout, HW = net->mid2->S * net->mid2->S;
+    size_t dp = A(net, (size_t)Cm, WORK);
+    zero_o(net, P(net, dp), (size_t)B * Cm, 1);
+    lin_b(net, P(net, dp), dout, P(net, net->pooled), net->conv_out, B, Cm, net->cfg.out_ch);
+    size_t tb = A(net, (size_t)Cm * HW, WORK);
+    if (!net->planning) {
+        double t0 = ddm_now();
+        const float *d = P(net, dp);
+        float *o = P(net, tb);
+        for (size_t bc = 0; bc < (size_t)B * Cm; bc++)
+            for (int i = 0; i < HW; i++) o[bc * HW + i] = d[bc] / (float)HW;
+        tm(net, K_OTHER, 1, t0, (double)B * Cm * HW);
+    }
+    F(net, dp);
+    size_t g = A(net, (size_t)Cm * HW, WORK);
+    zero_o(net, P(net, g), (size_t)B * Cm * HW, 1);
+    gns_b(net, P(net, g), P(net, tb), P(net, net->hfin), P(net, net->mean_out),
+          P(net, net->rstd_out), net->norm_out, B, Cm, HW);
+    F(net, tb);
+    return g;
+}
+
 static void walk_forward(UNet *net, float *out, const float *x, const float *t,
                          const int *labels, int B, int drop, uint64_t seed)
 {
@@ -866,6 +929,11 @@ static void walk_forward(UNet *net, float *out, const float *x, const float *t,
     m = h;
     h = res_f(net, net->mid2, m, B, drop, seed);
     F(net, m);
+    if (c->head == UNET_HEAD_POOL) {
+        pool_head_f(net, out, h, B);
+        for (int i = 0; i < ns; i++) F(net, net->skip[i]);
+        return;
+    }
 
     /* up path: each block reads concat(h, popped skip) */
     for (int l = n - 1; l >= 0; l--) {
@@ -1034,19 +1102,25 @@ static void walk_backward(UNet *net, float *dx, const float *dout, int B)
 
     net->d_stemb = A(net, (size_t)E, WORK);
     zero_o(net, P(net, net->d_stemb), (size_t)B * E, 1);
+    const int enc = c->head == UNET_HEAD_POOL;
+    size_t g;
+    int ns = 0;
+    if (enc) {
+        g = pool_head_b(net, dout, B);
+        goto middle;
+    }
 
     /* out: conv_out, then norm_out + silu */
     size_t tb = A(net, nfin, WORK);
     zero_o(net, P(net, tb), (size_t)B * nfin, 1);
     conv_b(net, P(net, tb), dout, P(net, net->aout), net->conv_out, B, C0, S0, c->out_ch, 3, 1);
-    size_t g = A(net, nfin, WORK);
+    g = A(net, nfin, WORK);
     zero_o(net, P(net, g), (size_t)B * nfin, 1);
     gns_b(net, P(net, g), P(net, tb), P(net, net->hfin), P(net, net->mean_out),
           P(net, net->rstd_out), net->norm_out, B, C0, HW0);
     F(net, tb);
 
     /* up path, reversed; each concat hands its skip's share to dskip */
-    int ns = 0;
     for (int l = 0; l < n; l++) {
         Level *lv = &net->levels[l];
         const int HW = lv->S * lv->S;
@@ -1086,6 +1160,7 @@ static void walk_backward(UNet *net, float *dx, const float *dout, int B)
     }
     DDM_ASSERT(ns == net->n_skips, "unet: backward skip count");
 
+middle:
     /* middle */
     g = res_b(net, net->mid2, g, B);
     g = attn_b(net, net->mid_attn, g, B);
@@ -1097,9 +1172,11 @@ static void walk_backward(UNet *net, float *dx, const float *dout, int B)
         const int HW = lv->S * lv->S;
         if (l != n - 1) {
             Resample *r = &lv->downsample;
-            size_t ds = net->dskip[--ns];
-            add_o(net, P(net, g), P(net, ds), (size_t)B * r->C * (HW / 4), 1);
-            F(net, ds);
+            if (!enc) {
+                size_t ds = net->dskip[--ns];
+                add_o(net, P(net, g), P(net, ds), (size_t)B * r->C * (HW / 4), 1);
+                F(net, ds);
+            }
             size_t gi = A(net, (size_t)r->C * HW, WORK);
             zero_o(net, P(net, gi), (size_t)B * r->C * HW, 1);
             conv_b(net, P(net, gi), P(net, g), P(net, r->in), r->w, B, r->C, r->S, r->C, 3, 2);
@@ -1107,16 +1184,20 @@ static void walk_backward(UNet *net, float *dx, const float *dout, int B)
             g = gi;
         }
         for (int i = nrb - 1; i >= 0; i--) {
-            size_t ds = net->dskip[--ns];
-            add_o(net, P(net, g), P(net, ds), (size_t)B * lv->C * HW, 1);
-            F(net, ds);
+            if (!enc) {
+                size_t ds = net->dskip[--ns];
+                add_o(net, P(net, g), P(net, ds), (size_t)B * lv->C * HW, 1);
+                F(net, ds);
+            }
             if (lv->attn) g = attn_b(net, &lv->down_attn[i], g, B);
             g = res_b(net, &lv->down[i], g, B);
         }
     }
-    size_t ds = net->dskip[--ns];
-    add_o(net, P(net, g), P(net, ds), (size_t)B * c->ch * HW0, 1);
-    F(net, ds);
+    if (!enc) {
+        size_t ds = net->dskip[--ns];
+        add_o(net, P(net, g), P(net, ds), (size_t)B * c->ch * HW0, 1);
+        F(net, ds);
+    }
     conv_b(net, dx, P(net, g), P(net, net->xin), net->conv_in, B, c->in_ch + c->cond_ch, S0,
            c->ch, 3, 1);
     F(net, g);
@@ -1270,7 +1351,8 @@ void unet_forward(UNet *net, float *out, const float *x, const float *t, const i
     /* an inference net walks the batch in chunks of plan_batch images */
     const UNetConfig *c = &net->cfg;
     const size_t in_sz = (size_t)(c->in_ch + c->cond_ch) * c->image_size * c->image_size;
-    const size_t out_sz = (size_t)c->out_ch * c->image_size * c->image_size;
+    const size_t out_sz = (size_t)c->out_ch *
+                          (c->head == UNET_HEAD_POOL ? 1 : (size_t)c->image_size * c->image_size);
     for (int b0 = 0; b0 < B; b0 += net->plan_batch) {
         const int nb = B - b0 < net->plan_batch ? B - b0 : net->plan_batch;
         net->tape_pos = 0;

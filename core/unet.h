@@ -36,7 +36,17 @@ typedef struct {
     int in_ch, out_ch;               /* (1, 1) */
     int cond_ch;                     /* condition channels concatenated after the image's
                                         in_ch (SR3's low-resolution image; 0 = none) */
+    int head;                        /* UNET_HEAD_IMAGE: the U-Net, out (B,out_ch,S,S).
+                                        UNET_HEAD_POOL: the encoder of a noise-aware
+                                        classifier (Dhariwal & Nichol 2021, sec. 4): the down
+                                        path and the middle only, then GroupNorm, SiLU, a
+                                        global average pool and a linear layer to out_ch
+                                        logits, out (B,out_ch); tensors norm_out.* (on the
+                                        middle's channels) and head.{weight,bias} replace
+                                        up.* and conv_out.* */
 } UNetConfig;
+
+enum { UNET_HEAD_IMAGE = 0, UNET_HEAD_POOL = 1 };
 
 void unet_config_default(UNetConfig *cfg);
 /* NULL when valid, else a static message saying what is wrong */
@@ -70,7 +80,7 @@ void unet_init_weights(UNet *net, uint64_t seed);
 /* x (B,in_ch+cond_ch,S,S): the image, then its condition channels (cond_ch = 0: the image
  * alone), t (B) timestep values (float: discrete step index or noise level),
  * labels (B) in [0, num_classes] (num_classes = null label) or NULL (all null / uncond).
- * out (B,out_ch,S,S). Dropout (when cfg.dropout > 0 and training) draws from the Philox
+ * out (B,out_ch,S,S), or (B,out_ch) logits with head = UNET_HEAD_POOL. Dropout (when cfg.dropout > 0 and training) draws from the Philox
  * stream (dropout_seed, layer), layer = the ResBlock's position in forward order (down,
  * mid, up; 0-based); training = 1 with dropout needs a training net. */
 void unet_forward(UNet *net, float *out, const float *x, const float *t, const int *labels,

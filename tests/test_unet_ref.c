@@ -29,6 +29,7 @@
 #define REF_UNCOND "tests/ref/unet_ref.h5"
 #define REF_COND "tests/ref/unet_ref_cond.h5"
 #define REF_SR3 "tests/ref/unet_ref_sr3.h5"
+#define REF_POOL "tests/ref/unet_ref_pool.h5"
 
 /* ---- HDF5 reading (C API, serial) */
 
@@ -124,6 +125,7 @@ static void read_config(hid_t f, const char *path, UNetConfig *c)
     c->in_ch = (int)h5_attr_int(f, path, "in_ch");
     c->out_ch = (int)h5_attr_int(f, path, "out_ch");
     c->cond_ch = H5Aexists(f, "cond_ch") > 0 ? (int)h5_attr_int(f, path, "cond_ch") : 0;
+    c->head = H5Aexists(f, "head") > 0 ? (int)h5_attr_int(f, path, "head") : UNET_HEAD_IMAGE;
 }
 
 static int group_size(hid_t f, const char *name)
@@ -201,7 +203,9 @@ static void ref_case(const char *path, const char *label, const Tol *tol, int ad
     const int64_t np_ref = h5_attr_int(f, path, "num_params");
     const int S = cfg.image_size;
     const size_t nx = (size_t)B * (cfg.in_ch + cfg.cond_ch) * S * S;
-    const size_t ny = (size_t)B * cfg.out_ch * S * S;
+    const size_t per_out = cfg.head == UNET_HEAD_POOL ? (size_t)cfg.out_ch
+                                                      : (size_t)cfg.out_ch * S * S;
+    const size_t ny = (size_t)B * per_out;
 
     UNet *net = unet_init(&cfg, B, 1);
     const size_t np = unet_num_params(net);
@@ -282,7 +286,7 @@ static void ref_case(const char *path, const char *label, const Tol *tol, int ad
                      labels ? labels + 1 : NULL, B - 1, 0, 0);
         snprintf(what, sizeof what, "%s: images 1..B-1 alone (net sized for B+3) == in the batch",
                  label);
-        check_close(what, out2, out + (size_t)cfg.out_ch * S * S, ny - (size_t)cfg.out_ch * S * S,
+        check_close(what, out2, out + per_out, ny - per_out,
                     tol->out_atol, tol->out_rtol); /* GEMM blocking follows the batch */
         unet_free(big);
         unet_free(inf);
@@ -332,8 +336,9 @@ static double fd_loss(UNet *net, float *out, const float *x, const float *t, con
     return s;
 }
 
-/* cond_ch > 0: an SR3 input, the coordinates checked in the condition channels */
-static void fd_case(int cond_ch)
+/* cond_ch > 0: an SR3 input, the coordinates checked in the condition channels.
+ * pool: the classifier head (UNET_HEAD_POOL, 5 logits, no labels). */
+static void fd_case(int cond_ch, int pool)
 {
     UNetConfig c;
     unet_config_default(&c);
@@ -350,14 +355,23 @@ static void fd_case(int cond_ch)
     c.in_ch = 2;
     c.out_ch = 2;
     c.cond_ch = cond_ch;
+    if (pool) {
+        c.head = UNET_HEAD_POOL;
+        c.num_classes = 0;
+        c.out_ch = 5;
+    }
     const int B = 2, S = c.image_size, cin = c.in_ch + c.cond_ch;
-    const size_t nx = (size_t)B * cin * S * S, ny = (size_t)B * c.out_ch * S * S;
+    const size_t per_out = pool ? (size_t)c.out_ch : (size_t)c.out_ch * S * S;
+    const size_t nx = (size_t)B * cin * S * S, ny = (size_t)B * per_out;
+    const char *what_net = pool ? " (pooled classifier head, 5 logits)"
+                           : cond_ch ? " + 1 condition channel" : "";
     UNet *net = unet_init(&c, B, 1);
     unet_init_weights(net, 5);
     float *x = xmalloc(sizeof(float) * nx), *r = xmalloc(sizeof(float) * ny);
     float *out = xmalloc(sizeof(float) * ny), *dx = xcalloc(nx, sizeof(float));
     float t[2] = {3.0f, 700.0f};
-    int lab[2] = {1, 3};
+    int lab2[2] = {1, 3};
+    const int *lab = pool ? NULL : lab2;
     test_fill_uniform(x, nx, -1.5f, 1.5f, 11);
     test_fill_uniform(r, ny, -1.0f, 1.0f, 12);
 
@@ -391,18 +405,26 @@ static void fd_case(int cond_ch)
         if (fabs(fd - an) > worst) worst = fabs(fd - an);
         printf("     fd dx[%zu]: finite difference %.6f, backward %.6f\n", i, fd, an);
     }
-    check(ok, "tiny U-Net (dropout 0.1, 3 classes, 2 channels%s): d/dx at %d coordinates%s vs "
+    check(ok, "tiny U-Net (dropout 0.1, %s, 2 channels%s): d/dx at %d coordinates%s vs "
           "central differences (h=1e-2, float32): max|diff| %.2g (atol %.0g rtol %.0g)",
-          cond_ch ? " + 1 condition channel" : "", n_pick,
+          pool ? "no classes" : "3 classes", what_net, n_pick,
           cond_ch ? " of the condition channel" : "", worst, atol, rtol);
 
     /* a few parameters: one coordinate in tensors of every kind */
-    const char *names[] = {"temb.dense.0.weight", "label_emb.weight", "conv_in.weight",
-                           "down.0.block.0.norm1.weight", "down.1.block.0.nin_shortcut.weight",
-                           "down.1.attn.0.q.weight", "mid.attn_1.proj_out.bias",
-                           "up.1.upsample.conv.weight", "up.0.block.1.temb_proj.weight",
-                           "norm_out.bias", "conv_out.weight"};
-    const int n_names = (int)(sizeof names / sizeof names[0]);
+    const char *names_unet[] = {"temb.dense.0.weight", "label_emb.weight", "conv_in.weight",
+                                "down.0.block.0.norm1.weight",
+                                "down.1.block.0.nin_shortcut.weight", "down.1.attn.0.q.weight",
+                                "mid.attn_1.proj_out.bias", "up.1.upsample.conv.weight",
+                                "up.0.block.1.temb_proj.weight", "norm_out.bias",
+                                "conv_out.weight"};
+    const char *names_pool[] = {"temb.dense.0.weight", "conv_in.weight",
+                                "down.0.block.0.norm1.weight",
+                                "down.0.downsample.conv.weight",
+                                "down.1.block.0.nin_shortcut.weight", "down.1.attn.0.q.weight",
+                                "mid.block_2.temb_proj.weight", "mid.attn_1.proj_out.bias",
+                                "norm_out.weight", "head.weight", "head.bias"};
+    const char **names = pool ? names_pool : names_unet;
+    const int n_names = 11;
     float *p = unet_params(net);
     const float *g = unet_grads(net);
     ok = 1;
@@ -429,7 +451,7 @@ static void fd_case(int cond_ch)
                i - tt->offset, fd, an);
     }
     check(ok, "tiny U-Net%s: d/dparam at %d tensors of every kind vs central differences: "
-          "max|diff| %.2g", cond_ch ? " + condition channel" : "", n_names, worst);
+          "max|diff| %.2g", what_net, n_names, worst);
 
     /* dropout: the same seed gives the same output, another seed another one */
     {
@@ -459,7 +481,7 @@ static void fd_case(int cond_ch)
     /* an inference net walks a batch above 32 in chunks: 37 = 32 + 5 */
     {
         const int BB = 37;
-        const size_t mx = (size_t)BB * cin * S * S, my = (size_t)BB * c.out_ch * S * S;
+        const size_t mx = (size_t)BB * cin * S * S, my = (size_t)BB * per_out;
         UNet *tr = unet_init(&c, BB, 1), *inf = unet_init(&c, BB, 0);
         unet_init_weights(tr, 6);
         memcpy(unet_params(inf), unet_params(tr), sizeof(float) * unet_num_params(tr));
@@ -471,8 +493,8 @@ static void fd_case(int cond_ch)
             tt[b] = (float)(b * 27);
             ll[b] = b % 4;
         }
-        unet_forward(tr, o1, xx, tt, ll, BB, 0, 0);
-        unet_forward(inf, o2, xx, tt, ll, BB, 0, 0);
+        unet_forward(tr, o1, xx, tt, pool ? NULL : ll, BB, 0, 0);
+        unet_forward(inf, o2, xx, tt, pool ? NULL : ll, BB, 0, 0);
         check_close("inference net, B=37 in chunks (32+5) == training net in one walk", o2, o1, my,
                     1e-5, 1e-4);
         free(xx);
@@ -618,8 +640,10 @@ int main(int argc, char **argv)
     ref_case(REF_UNCOND, "default config B=2", &tol, 0);
     ref_case(REF_COND, "class-cond 16x16x3 B=4", &tol, 1);
     ref_case(REF_SR3, "SR3 16x16x1 + 1 condition channel B=3", &tol, 0);
-    fd_case(0);
-    fd_case(1);
+    ref_case(REF_POOL, "noise-aware classifier (pooled head) 16x16x1, 10 logits, B=3", &tol, 0);
+    fd_case(0, 0);
+    fd_case(1, 0);
+    fd_case(0, 1);
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) bench();
     return test_summary();
 }

@@ -8,8 +8,9 @@ tests/test_unet_ref.c checks: parameters, inputs, output, loss, every gradient a
 
 Writes tests/ref/unet_ref.h5 (default config, B=2, unconditional),
 tests/ref/unet_ref_cond.h5 (ch=16, ch_mult=1,2, 16x16x3, 10 classes, B=4, one null label)
-and tests/ref/unet_ref_sr3.h5 (ch=8, ch_mult=1,2, 16x16x1 plus 1 condition channel, SR3's
-input, unconditional, B=3). Names on the command line (unet_ref_sr3 ...) make only those.
+tests/ref/unet_ref_sr3.h5 (ch=8, ch_mult=1,2, 16x16x1 plus 1 condition channel, SR3's
+input, unconditional, B=3) and tests/ref/unet_ref_pool.h5 (the noise-aware classifier:
+ch=8, ch_mult=1,2, 16x16x1, the pooled head with 10 logits, B=3; /target and /out (B,10)). Names on the command line (unet_ref_sr3 ...) make only those.
 
 Layout of each file:
   /params/<name>   float32, every parameter, named_parameters() order (attr `index`)
@@ -79,7 +80,8 @@ def dump(path, cfg, batch, t_values, labels, seed, with_adamw):
             p.copy_(p.to(torch.bfloat16).to(torch.float32))
     S, C = cfg["image_size"], cfg["in_ch"] + cfg.get("cond_ch", 0)
     x = torch.randn(batch, C, S, S)
-    target = torch.randn(batch, cfg["out_ch"], S, S)
+    pool = cfg.get("head", 0) == 1
+    target = torch.randn(batch, cfg["out_ch"]) if pool else torch.randn(batch, cfg["out_ch"], S, S)
     t = torch.tensor(t_values, dtype=torch.float32)
     lab = torch.tensor(labels, dtype=torch.long) if labels is not None else None
     n_params = sum(p.numel() for p in net.parameters())
@@ -148,6 +150,11 @@ def main():
     if make("unet_ref_sr3"):
         dump(os.path.join(HERE, "unet_ref_sr3.h5"), sr3, batch=3, t_values=[5.0, 480.0, 990.0],
              labels=None, seed=3333, with_adamw=False)
+    pool = dict(ch=8, ch_mult=[1, 2], num_res_blocks=1, attn_resolutions=[8], groups=4,
+                dropout=0.0, num_classes=0, image_size=16, in_ch=1, out_ch=10, head=1)
+    if make("unet_ref_pool"):
+        dump(os.path.join(HERE, "unet_ref_pool.h5"), pool, batch=3, t_values=[2.0, 400.0, 975.0],
+             labels=None, seed=5555, with_adamw=False)
 
 
 if __name__ == "__main__":

@@ -92,8 +92,12 @@ class Upsample(nn.Module):
 class UNet(nn.Module):
     def __init__(self, ch=32, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(8,),
                  groups=8, dropout=0.0, num_classes=0, image_size=32, in_ch=1, out_ch=1,
-                 cond_ch=0):
+                 cond_ch=0, head=0):
+        """head 0: the U-Net; head 1 ("pool"): the encoder of a noise-aware classifier
+        (Dhariwal & Nichol 2021): the down path and the middle, then GroupNorm, SiLU, a mean
+        over the positions and a Linear to out_ch logits."""
         super().__init__()
+        self.head_kind = head
         self.ch, self.ch_mult, self.num_res_blocks = ch, tuple(ch_mult), num_res_blocks
         self.attn_resolutions = tuple(attn_resolutions)
         self.num_classes = num_classes
@@ -131,6 +135,11 @@ class UNet(nn.Module):
         self.mid.block_1 = ResnetBlock(cur, cur, temb_ch, groups, dropout)
         self.mid.attn_1 = AttnBlock(cur, groups)
         self.mid.block_2 = ResnetBlock(cur, cur, temb_ch, groups, dropout)
+
+        if head == 1:
+            self.norm_out = nn.GroupNorm(groups, cur, eps=GN_EPS)
+            self.head = nn.Linear(cur, out_ch)
+            return
 
         ups = [None] * n
         for L in reversed(range(n)):
@@ -175,6 +184,8 @@ class UNet(nn.Module):
         h = self.mid.block_1(h, temb)
         h = self.mid.attn_1(h)
         h = self.mid.block_2(h, temb)
+        if self.head_kind == 1:
+            return self.head(F.silu(self.norm_out(h)).mean(dim=(2, 3)))
 
         for L in reversed(range(n)):
             for i in range(self.num_res_blocks + 1):
