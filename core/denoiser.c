@@ -1,6 +1,7 @@
 /* The denoiser: network + condition + classifier-free guidance + prediction conversion. */
 #include "core/denoiser.h"
 
+#include <math.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -24,7 +25,8 @@ void denoiser_free(Denoiser *d)
     free(d->buf);
     free(d->lab);
     free(d->out);
-    d->buf = d->out = NULL;
+    free(d->geps);
+    d->buf = d->out = d->geps = d->grad = NULL;
     d->lab = NULL;
     d->tc = NULL;
     d->cap = 0;
@@ -39,7 +41,25 @@ static void reserve(Denoiser *d, int B)
     d->lab = xmalloc(sizeof(int) * n2);
     d->out = xalloc_floats((size_t)B * d->D + (size_t)B);
     d->tc = d->out + (size_t)B * d->D;
+    d->geps = xalloc_floats(2 * (size_t)B * d->D);
+    d->grad = d->geps + (size_t)B * d->D;
     d->cap = (size_t)B;
+}
+
+void denoiser_set_classifier(Denoiser *d, DenoiseGradFn fn, void *ctx, int classes)
+{
+    d->grad_fn = fn;
+    d->grad_ctx = ctx;
+    d->grad_classes = classes;
+}
+
+void denoiser_set_guide(Denoiser *d, const int *targets, double scale)
+{
+    DDM_ASSERT(!targets || scale == 0 || d->grad_fn,
+               "classifier guidance (scale %g) without a classifier", scale);
+    DDM_ASSERT(isfinite(scale), "classifier guidance: scale %g is not finite", scale);
+    d->targets = scale != 0 ? targets : NULL;
+    d->grad_scale = targets ? scale : 0;
 }
 
 void denoiser_begin(Denoiser *d, const uint64_t *seeds, const int *labels, double w, int B)
@@ -50,6 +70,11 @@ void denoiser_begin(Denoiser *d, const uint64_t *seeds, const int *labels, doubl
     d->labels = labels;
     d->guidance = w;
     d->B = B;
+    d->keys = d->slot_keys ? d->slot_keys : seeds;
+    for (int b = 0; d->targets && b < B; b++)
+        DDM_ASSERT(d->targets[b] >= 0 && d->targets[b] < d->grad_classes,
+                   "classifier guidance: target class %d outside [0, %d)", d->targets[b],
+                   d->grad_classes);
     if (d->batch_fn) d->batch_fn(d->ctx, d->slot_keys ? d->slot_keys : seeds, B);
 }
 
@@ -108,5 +133,16 @@ void denoiser_eval(Denoiser *d, const float *x, double tcond, double a, double s
 {
     for (int b = 0; b < d->B; b++) d->tc[b] = (float)tcond;
     denoiser_output(d, d->out, x, d->tc);
-    diffusion_from_output(d->s, eps, x0, score, d->out, x, a, sg, (size_t)d->B * d->D);
+    const size_t n = (size_t)d->B * d->D;
+    if (d->targets && d->grad_scale != 0) {
+        /* eps~ = eps - sg s grad log p(y | x_t): back into the network's output form, so
+         * that every prediction type gets the same correction */
+        diffusion_from_output(d->s, d->geps, NULL, NULL, d->out, x, a, sg, n);
+        d->grad_fn(d->grad_ctx, d->grad, x, d->tc, d->targets, d->keys, d->B);
+        d->grad_calls++;
+        const double c = sg * d->grad_scale;
+        for (size_t i = 0; i < n; i++) d->geps[i] = (float)(d->geps[i] - c * d->grad[i]);
+        diffusion_to_output(d->s, d->out, d->geps, x, a, sg, n);
+    }
+    diffusion_from_output(d->s, eps, x0, score, d->out, x, a, sg, n);
 }

@@ -12,6 +12,12 @@
  *   and, for a model trained with one (SR3, model.cond_channels), its condition image:
  *   cond (B, cond_D), concatenated to x as channels by the network (core/netslots.c);
  *   it is the same in both halves of a guided evaluation;
+ * - classifier guidance (Dhariwal & Nichol 2021; the seed's formula): with a noise-aware
+ *   classifier's gradient g = grad_x log p(y | x_t, t) and scale s,
+ *       eps~ = eps - sg * s * g,   i.e. score~ = score + s * g,  x0~ = (x - sg eps~) / a,
+ *   applied after classifier-free guidance (the two combine), in every sampler and process
+ *   (denoiser_eval knows the marginal a, sg); its targets y are set per batch apart from
+ *   the network's labels (an unconditional network can be guided toward a class);
  * - classifier-free guidance (Ho & Salimans 2022, eq. 6): eps~ = (1+w) eps(x,c) - w eps(x).
  *   It is applied to the raw outputs: every prediction type is affine in eps at fixed x
  *   with the same coefficients, and (1+w) - w = 1, so combining outputs is exactly
@@ -39,6 +45,11 @@ typedef void (*DenoiseBatchFn)(void *ctx, const uint64_t *seeds, int B);
 /* Told the condition image of the batch (B, cond_D) in seed order, or NULL, before the
  * network calls that use it; a call of kB images (guidance) uses row b % B for image b. */
 typedef void (*DenoiseCondFn)(void *ctx, const float *cond);
+/* Classifier guidance's gradient: grad (B,D) = grad_x log p(y_b | x_b, tcond_b) for the
+ * targets y (B) in 0..K-1, at x (B,D); keys (B) say which network slot each sample takes
+ * (its seed or slot key, as the denoiser's network gets them). */
+typedef void (*DenoiseGradFn)(void *ctx, float *grad, const float *x, const float *tcond,
+                              const int *targets, const uint64_t *keys, int B);
 
 typedef struct {
     DenoiseFn fn;
@@ -61,6 +72,14 @@ typedef struct {
      * caller before a batch: any function of a sample's identity, e.g. seed + task input,
      * so that samples sharing a seed still spread over the slots */
     const uint64_t *slot_keys;
+    /* classifier guidance (denoiser_set_classifier, denoiser_set_guide) */
+    DenoiseGradFn grad_fn;
+    void *grad_ctx;
+    int grad_classes;     /* K of the classifier */
+    const int *targets;   /* (B) the classes guided toward, or NULL: off */
+    double grad_scale;    /* s; 0 = off */
+    const uint64_t *keys; /* of the batch (slot_keys or seeds) */
+    long long grad_calls; /* classifier gradients per sample so far */
     /* counters */
     long long nfe;        /* network evaluations per sample so far (guided: 2 per call) */
     long long calls;      /* calls of fn */
@@ -68,6 +87,7 @@ typedef struct {
     float *buf;           /* guidance: 2 * 2B*D + 2B floats */
     int *lab;             /* 2B labels */
     float *out, *tc;      /* raw output (B*D), conditioning (B) */
+    float *geps, *grad;   /* classifier guidance: eps and the gradient (B*D each) */
     size_t cap;           /* B the scratch holds */
 } Denoiser;
 
@@ -82,10 +102,18 @@ void denoiser_begin(Denoiser *d, const uint64_t *seeds, const int *labels, doubl
  * clear it; kept until changed (a task sets it before the batch and clears it after).
  * A network with cond_D > 0 refuses to run without one; one with cond_D = 0 refuses one. */
 void denoiser_set_cond(Denoiser *d, const float *cond);
-/* out (B,D) = the (guided when w != 0) raw network output at x with conditioning tcond (B). */
+/* The noise-aware classifier of classifier guidance: its gradient function, context and
+ * class count. It is applied to the batches given targets (denoiser_set_guide). */
+void denoiser_set_classifier(Denoiser *d, DenoiseGradFn fn, void *ctx, int classes);
+/* Classifier guidance for the next batches: targets (B, in 0..K-1; kept by pointer until
+ * changed) and scale s; targets NULL or s = 0 turn it off. Set before denoiser_begin. */
+void denoiser_set_guide(Denoiser *d, const int *targets, double scale);
+/* out (B,D) = the (guided when w != 0) raw network output at x with conditioning tcond (B).
+ * Classifier-free guidance only: classifier guidance needs the marginal (denoiser_eval). */
 void denoiser_output(Denoiser *d, float *out, const float *x, const float *tcond);
 /* The network at x (B,D), every sample at conditioning tcond and marginal (a, sg):
- * eps-hat, x0-hat and score (each may be NULL) into (B,D) buffers that do not alias x. */
+ * eps-hat, x0-hat and score (each may be NULL) into (B,D) buffers that do not alias x,
+ * with classifier-free and classifier guidance applied. */
 void denoiser_eval(Denoiser *d, const float *x, double tcond, double a, double sg, float *eps,
                    float *x0, float *score);
 

@@ -62,6 +62,26 @@ void trainer_init_classifier(Trainer *t, Classifier *net, uint64_t seed, int B,
     alloc_buffers(t);
 }
 
+void trainer_init_noisy_classifier(Trainer *t, UNet *net, const Schedule *s, uint64_t seed,
+                                   int B, int64_t batch_global, int C, int S)
+{
+    const UNetConfig *c = unet_config(net);
+    DDM_ASSERT(c->head == UNET_HEAD_POOL && c->out_ch >= 2 && c->out_ch <= C * S * S,
+               "trainer_init_noisy_classifier: needs a pooled U-Net with 2..D logits");
+    memset(t, 0, sizeof *t);
+    t->task = 2;
+    t->unet = net;
+    t->sched = s;
+    t->num_classes = c->out_ch;
+    t->seed = seed;
+    t->B = B;
+    t->batch_global = batch_global;
+    t->C = C;
+    t->S = S;
+    t->D = (size_t)C * S * S;
+    alloc_buffers(t);
+}
+
 void trainer_free(Trainer *t)
 {
     free(t->xt); free(t->target); free(t->noise); free(t->out); free(t->dout);
@@ -98,19 +118,19 @@ static int degrade_factor(const Trainer *t, int64_t step, int64_t pos)
     return t->degrade[rng_below(&r, (uint32_t)t->n_degrade)];
 }
 
-float *trainer_params(Trainer *t) { return t->task ? classifier_params(t->clf) : unet_params(t->unet); }
-float *trainer_grads(Trainer *t) { return t->task ? classifier_grads(t->clf) : unet_grads(t->unet); }
+float *trainer_params(Trainer *t) { return t->task == 1 ? classifier_params(t->clf) : unet_params(t->unet); }
+float *trainer_grads(Trainer *t) { return t->task == 1 ? classifier_grads(t->clf) : unet_grads(t->unet); }
 size_t trainer_num_params(const Trainer *t)
 {
-    return t->task ? classifier_num_params(t->clf) : unet_num_params(t->unet);
+    return t->task == 1 ? classifier_num_params(t->clf) : unet_num_params(t->unet);
 }
 int trainer_num_tensors(const Trainer *t)
 {
-    return t->task ? classifier_num_tensors(t->clf) : unet_num_tensors(t->unet);
+    return t->task == 1 ? classifier_num_tensors(t->clf) : unet_num_tensors(t->unet);
 }
 const TensorInfo *trainer_tensors(const Trainer *t)
 {
-    return t->task ? classifier_tensor(t->clf, 0) : unet_tensor(t->unet, 0);
+    return t->task == 1 ? classifier_tensor(t->clf, 0) : unet_tensor(t->unet, 0);
 }
 
 static void classifier_step(Trainer *t, TrainerStats *st, const float *x, const int32_t *labels)
@@ -138,12 +158,54 @@ static void classifier_step(Trainer *t, TrainerStats *st, const float *x, const 
     }
 }
 
+/* The noise-aware classifier: x_t ~ q(x_t | x_0) at a level drawn like diffusion
+ * training's (the same draws: diffusion_draw), cross-entropy of p(y | x_t, t). The
+ * quartile stats hold the correctly classified images by noise level. */
+static void noisy_classifier_step(Trainer *t, TrainerStats *st, const float *x,
+                                  const int32_t *labels, const int64_t *pos, int64_t step)
+{
+    const int B = t->B, K = t->num_classes, n = t->sched->n;
+    const size_t D = t->D;
+    DDM_ASSERT(labels, "the noisy-classifier task needs a dataset with labels");
+    for (int b = 0; b < B; b++) {
+        DDM_ASSERT(labels[b] >= 0 && labels[b] < K, "label %d outside [0,%d)", labels[b], K);
+        t->lab[b] = labels[b];
+        float u[2];
+        t->k[b] = diffusion_draw(t->sched, t->seed, (uint64_t)step, (uint64_t)pos[b],
+                                 t->noise + (size_t)b * D, D, u);
+    }
+    diffusion_prepare(t->sched, t->xt, t->tcond, t->target, t->weight, x, t->k, t->noise, B, D);
+    float *logits = t->out; /* B*K <= B*D (checked at init) */
+    unet_zero_grad(t->unet);
+    unet_forward(t->unet, logits, t->xt, t->tcond, NULL, B, 1,
+                 t->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(step + 1)));
+    float loss = classifier_loss(t->dout, logits, t->lab, B, K);
+    const float scale = (float)B / (float)t->batch_global; /* to the global batch's mean */
+    for (size_t i = 0; i < (size_t)B * K; i++) t->dout[i] *= scale;
+    unet_backward(t->unet, NULL, t->dout);
+    st->loss = loss * scale;
+    for (int b = 0; b < B; b++) {
+        int best = 0;
+        for (int j = 1; j < K; j++)
+            if (logits[(size_t)b * K + j] > logits[(size_t)b * K + best]) best = j;
+        int q = (int)((int64_t)t->k[b] * TRAINER_QUARTILES / n);
+        if (q >= TRAINER_QUARTILES) q = TRAINER_QUARTILES - 1;
+        st->correct += best == t->lab[b];
+        st->q_sum[q] += best == t->lab[b];
+        st->q_count[q] += 1;
+    }
+}
+
 void trainer_grads_step(Trainer *t, TrainerStats *st, const float *x, const int32_t *labels,
                         const int64_t *pos, int64_t step)
 {
     memset(st, 0, sizeof *st);
-    if (t->task) {
+    if (t->task == 1) {
         classifier_step(t, st, x, labels);
+        return;
+    }
+    if (t->task == 2) {
+        noisy_classifier_step(t, st, x, labels, pos, step);
         return;
     }
     const int B = t->B;

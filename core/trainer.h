@@ -23,8 +23,8 @@
 #define TRAINER_QUARTILES 4
 
 typedef struct {
-    int task;                 /* 0 diffusion, 1 classifier */
-    UNet *unet;               /* task diffusion */
+    int task;                 /* 0 diffusion, 1 classifier, 2 noisy classifier */
+    UNet *unet;               /* task diffusion; the pooled encoder of task 2 */
     Classifier *clf;          /* task classifier */
     const Schedule *sched;    /* task diffusion */
     int num_classes;          /* label table rows - 1 (0: unconditional) */
@@ -47,7 +47,8 @@ typedef struct {
     double loss;                       /* this rank's share of the global mean loss */
     double q_sum[TRAINER_QUARTILES];   /* per-image losses by noise-level quartile */
     double q_count[TRAINER_QUARTILES];
-    double correct;                    /* classifier: correctly classified images */
+    double correct;                    /* classifiers: correctly classified images (the noisy
+                                          classifier's q_sum: by noise-level quartile) */
 } TrainerStats;
 
 void trainer_init_diffusion(Trainer *t, UNet *net, const Schedule *s, int num_classes,
@@ -55,6 +56,11 @@ void trainer_init_diffusion(Trainer *t, UNet *net, const Schedule *s, int num_cl
                             int C, int S);
 void trainer_init_classifier(Trainer *t, Classifier *net, uint64_t seed, int B,
                              int64_t batch_global, int C, int S);
+/* The noise-aware classifier p(y | x_t, t) of classifier guidance: net is a U-Net with
+ * the pooled head (UNET_HEAD_POOL, out_ch = K logits), s the schedule that noises its
+ * inputs (levels and noise drawn as in diffusion training). */
+void trainer_init_noisy_classifier(Trainer *t, UNet *net, const Schedule *s, uint64_t seed,
+                                   int B, int64_t batch_global, int C, int S);
 void trainer_free(Trainer *t);
 /* SR3 (Saharia et al. 2021): condition the U-Net (built with cond_ch = C) on the image
  * degraded by one of n factors (core/resize.h: degrade_superres), concatenated to x_t as

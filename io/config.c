@@ -76,8 +76,9 @@ static const OptSpec KEYS[] = {
     LIST(train, degrade, n_degrade, OPT_INT_LIST, "", "factors",
          "SR3: condition on the image downsampled by a factor (block mean) and upsampled back "
          "(bicubic); several: each image draws one (needs model.cond_channels; empty = none)"),
-    SCALAR(train, task, OPT_CHOICE, "diffusion|classifier", "diffusion", "",
-           "what to train: the diffusion U-Net or the eval/guidance classifier"),
+    SCALAR(train, task, OPT_CHOICE, "diffusion|classifier|noisy-classifier", "diffusion", "",
+           "what to train: the diffusion U-Net, the eval classifier (clean images) or the "
+           "noise-aware classifier of classifier guidance (the U-Net's encoder on x_t)"),
     SCALAR(train, adam_beta1, OPT_F64, NULL, "0.9", "", "AdamW first-moment decay"),
     SCALAR(train, adam_beta2, OPT_F64, NULL, "0.999", "", "AdamW second-moment decay"),
     SCALAR(train, adam_eps, OPT_F64, NULL, "1e-08", "", "AdamW epsilon"),
@@ -432,15 +433,16 @@ int config_validate(const DdmConfig *c, char *err, size_t errlen)
     if (c->model.cond_channels > 0 && c->train.n_degrade == 0)
         return bad(err, errlen, "model.cond_channels = %d: a condition image needs train.degrade "
                    "(the SR3 factors, e.g. 4 or 2,4)", c->model.cond_channels);
-    if (c->model.cond_channels > 0 && c->train.task == TASK_CLASSIFIER)
+    if (c->model.cond_channels > 0 && c->train.task != TASK_DIFFUSION)
         return bad(err, errlen, "model.cond_channels = %d goes with train.task = diffusion",
                    c->model.cond_channels);
     if (c->model.cond_channels > 0 && c->train.preview_every > 0)
         return bad(err, errlen, "train.preview_every = %d: previews need no condition image; "
                    "set 0 for a super-resolution model (model.cond_channels = %d)",
                    c->train.preview_every, c->model.cond_channels);
-    if (c->train.task == TASK_CLASSIFIER && c->model.num_classes < 2)
-        return bad(err, errlen, "train.task = classifier needs model.num_classes >= 2 (it is %d)",
+    if (c->train.task != TASK_DIFFUSION && c->model.num_classes < 2)
+        return bad(err, errlen, "train.task = %s needs model.num_classes >= 2 (it is %d)",
+                   c->train.task == TASK_CLASSIFIER ? "classifier" : "noisy-classifier",
                    c->model.num_classes);
     return 0;
 }
@@ -514,6 +516,11 @@ void config_to_unet(const DdmConfig *cfg, UNetConfig *u)
     u->in_ch = cfg->model.channels;
     u->out_ch = cfg->model.channels;
     u->cond_ch = cfg->model.cond_channels;
+    if (cfg->train.task == TASK_NOISY_CLASSIFIER) { /* the encoder, num_classes logits */
+        u->head = UNET_HEAD_POOL;
+        u->num_classes = 0;
+        u->out_ch = cfg->model.num_classes;
+    }
 }
 
 void config_to_sched(const DdmConfig *cfg, SchedConfig *s)

@@ -22,7 +22,10 @@
 
 #define CONFIG_MAX_LIST 8 /* entries of a list-valued key (ch_mult, attn_resolutions, ema) */
 
-typedef enum { TASK_DIFFUSION = 0, TASK_CLASSIFIER = 1 } DdmTask;
+/* what train.task trains: the diffusion U-Net; the evaluation classifier (clean images);
+ * the noise-aware classifier p(y | x_t, t) of classifier guidance (the U-Net's pooled
+ * encoder, UNET_HEAD_POOL, on images noised by [diffusion]) */
+typedef enum { TASK_DIFFUSION = 0, TASK_CLASSIFIER = 1, TASK_NOISY_CLASSIFIER = 2 } DdmTask;
 
 typedef struct {
     struct {

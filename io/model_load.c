@@ -12,7 +12,17 @@
 #include "io/ckpt.h"
 #include "io/h5.h"
 
-static const char *task_name(int task) { return task == TASK_CLASSIFIER ? "classifier" : "diffusion"; }
+static const char *task_name(int task)
+{
+    return task == TASK_CLASSIFIER ? "classifier" : task == TASK_NOISY_CLASSIFIER ? "noisy-classifier" : "diffusion";
+}
+
+static const char *task_hint(int task)
+{
+    return task == TASK_CLASSIFIER         ? " (trained with 'ddm train --task classifier')"
+           : task == TASK_NOISY_CLASSIFIER ? " (trained with 'ddm train --task noisy-classifier')"
+                                           : "";
+}
 
 void model_load_configure(LoadedModel *m, const ModelLoadOptions *o)
 {
@@ -22,8 +32,8 @@ void model_load_configure(LoadedModel *m, const ModelLoadOptions *o)
     if (m->cfg.train.task != o->task)
         ddm_die("%s: is a checkpoint of a %s model (train.task = %s), this needs a %s model%s", m->path,
                 task_name(m->cfg.train.task), task_name(m->cfg.train.task), task_name(o->task),
-                o->task == TASK_CLASSIFIER ? " (trained with 'ddm train --task classifier')" : "");
-    if (o->task == TASK_DIFFUSION) {
+                task_hint(o->task));
+    if (o->task != TASK_CLASSIFIER) { /* a U-Net: the diffusion model or the noisy classifier */
         config_to_unet(&m->cfg, &m->unet);
         const char *why = unet_config_check(&m->unet);
         if (why) ddm_die("%s: model config: %s", m->path, why);
@@ -128,7 +138,7 @@ static void weights_finite(const LoadedModel *m, const TensorInfo *t, int nt)
 void model_load_weights(LoadedModel *m)
 {
     if (!m->weights) m->weights = xalloc_floats(m->n_params);
-    if (m->cfg.train.task == TASK_DIFFUSION) {
+    if (m->cfg.train.task != TASK_CLASSIFIER) {
         UNet *probe = unet_init(&m->unet, 1, 0);
         ckpt_load_weights(m->path, unet_tensor(probe, 0), unet_num_tensors(probe), m->weights, m->ema_rate, NULL);
         weights_finite(m, unet_tensor(probe, 0), unet_num_tensors(probe));

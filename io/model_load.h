@@ -30,7 +30,8 @@
 typedef struct {
     const char *weights; /* "ema" (NULL = "ema") or "raw" */
     double ema_rate;     /* > 0: this EMA copy (weights "ema" only); <= 0: the policy */
-    int task;            /* TASK_DIFFUSION or TASK_CLASSIFIER: what the caller can run */
+    int task;            /* TASK_DIFFUSION, TASK_CLASSIFIER or TASK_NOISY_CLASSIFIER: what the
+                            caller can run */
     const char *who;     /* names the program in the one informational line ("ddm sample");
                           * NULL: say nothing */
     int no_weights;      /* 1: resolve, configs and choice only (weights stays NULL) */
@@ -41,8 +42,8 @@ typedef struct {
     int64_t step;          /* its optimizer step */
     char *config_text;     /* the config it was trained with (canonical INI) */
     DdmConfig cfg;         /* that text, parsed */
-    UNetConfig unet;       /* train.task = diffusion: the network */
-    SchedConfig sched;     /* train.task = diffusion: its noise schedule (sched_init it) */
+    UNetConfig unet;       /* train.task = diffusion or noisy-classifier: the network */
+    SchedConfig sched;     /* diffusion / noisy-classifier: the noise schedule (sched_init it) */
     ClassifierConfig clf;  /* train.task = classifier: the network */
     double ema_rate;       /* the copy loaded, -1 = the raw weights /model */
     float *weights;        /* n_params floats (xalloc_floats), the network's block layout */

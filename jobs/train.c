@@ -31,8 +31,11 @@
 static const char SYNOPSIS[] =
     "--data FILE.h5 --out RUN_DIR [--config FILE.ini] [--set section.key=value]...";
 static const char DESCRIPTION[] =
-    "Train a diffusion model (train.task=diffusion) or the evaluation classifier\n"
-    "(--task classifier) on the dataset FILE.h5 made by 'ddm prep'. Every rank reads its\n"
+    "Train a diffusion model (train.task=diffusion), the evaluation classifier\n"
+    "(--task classifier, clean images) or the noise-aware classifier of classifier guidance\n"
+    "(--task noisy-classifier: p(y | x_t, t), the U-Net's down path and middle with a pooled\n"
+    "linear head, on images noised by the config's [diffusion] schedule; use the [diffusion]\n"
+    "section of the model it will guide) on the dataset FILE.h5 made by 'ddm prep'. Every rank reads its\n"
     "part of each global batch (train.batch, split over the ranks) and the gradients are\n"
     "summed with one allreduce. Resumes by itself from the newest checkpoint in RUN_DIR\n"
     "(unless --fresh). On SIGTERM or SIGUSR1 every rank finishes its step, a checkpoint is\n"
@@ -177,7 +180,7 @@ int job_train(int argc, char **argv)
         {"out", CLI_STR, &a.out, "RUN_DIR", "run folder: checkpoints, metrics.jsonl, config.ini, previews", 1},
         {"config", CLI_STR, &a.config, "FILE.ini", "config file (INI); keys below", 0},
         {"set", CLI_MULTI, &a.set, "SECTION.KEY=VALUE", "override one config key (repeatable)", 0},
-        {"task", CLI_STR, &a.task, "NAME", "diffusion (default) or classifier (same as --set train.task=...)", 0},
+        {"task", CLI_STR, &a.task, "NAME", "diffusion (default), classifier or noisy-classifier (same as --set train.task=...)", 0},
         {"fresh", CLI_FLAG, &a.fresh, NULL, "start from step 0 even when RUN_DIR has checkpoints", 0},
         {"cache", CLI_FLAG, &a.cache, NULL, "read the whole dataset into memory once (each rank)", 0},
         {"check-weights", CLI_INT, &a.check_every, "N", "debug: every N steps check that all ranks hold the same weights (default 0 = off)", 0},
@@ -215,7 +218,17 @@ int job_train(int argc, char **argv)
     const int task = cfg->train.task;
 
     /* the network and the trainer */
-    if (task == TASK_DIFFUSION) {
+    if (task == TASK_NOISY_CLASSIFIER) {
+        UNetConfig uc;
+        config_to_unet(cfg, &uc); /* the pooled encoder, model.num_classes logits */
+        SchedConfig scfg;
+        config_to_sched(cfg, &scfg);
+        sched_init(&r.sched, &scfg);
+        r.unet = unet_init(&uc, B, 1);
+        unet_init_weights(r.unet, cfg->train.seed);
+        trainer_init_noisy_classifier(&r.tr, r.unet, &r.sched, cfg->train.seed, B,
+                                      cfg->train.batch, C, S);
+    } else if (task == TASK_DIFFUSION) {
         UNetConfig uc;
         config_to_unet(cfg, &uc);
         SchedConfig scfg;
@@ -264,13 +277,15 @@ int job_train(int argc, char **argv)
     Shard sh;
     ShardOptions so = {.cache = a.cache, .flip = cfg->train.flip, .collective = 0};
     shard_open(&sh, a.data, C, S, cfg->train.batch, cfg->train.seed, &so);
-    if (task == TASK_CLASSIFIER && !sh.has_labels) ddm_die("%s: has no /labels; the classifier task needs them", a.data);
+    if (task != TASK_DIFFUSION && !sh.has_labels)
+        ddm_die("%s: has no /labels; the %s task needs them", a.data,
+                task == TASK_CLASSIFIER ? "classifier" : "noisy-classifier");
     if (cfg->model.num_classes > 0 && task == TASK_DIFFUSION) {
         if (!sh.has_labels) ddm_die("%s: has no /labels, but model.num_classes = %d (class-conditional)", a.data, cfg->model.num_classes);
         if (sh.classes > cfg->model.num_classes)
             ddm_die("%s: has %d classes, model.num_classes = %d", a.data, sh.classes, cfg->model.num_classes);
     }
-    if (task == TASK_CLASSIFIER && sh.classes > cfg->model.num_classes)
+    if (task != TASK_DIFFUSION && sh.classes > cfg->model.num_classes)
         ddm_die("%s: has %d classes, model.num_classes = %d", a.data, sh.classes, cfg->model.num_classes);
 
     size_t D = (size_t)C * S * S;
@@ -286,7 +301,10 @@ int job_train(int argc, char **argv)
         if (made_dir) fsio_untrack(a.out); /* set up: the run folder stays from here on */
         printf("ddm train: %s, %zu parameters, %d rank%s x %d thread%s, global batch %d (%d per rank), "
                "%lld images of %dx%dx%d%s\n",
-               task == TASK_DIFFUSION ? "diffusion U-Net" : "classifier", r.np, P, P > 1 ? "s" : "",
+               task == TASK_DIFFUSION ? "diffusion U-Net"
+               : task == TASK_CLASSIFIER ? "classifier"
+                                         : "noise-aware classifier (U-Net encoder, pooled head)",
+               r.np, P, P > 1 ? "s" : "",
                ddm_threads(), ddm_threads() > 1 ? "s" : "", cfg->train.batch, B, (long long)sh.n, C, S, S,
                resume ? "" : ", from scratch");
         if (cfg->train.n_degrade > 0) {
@@ -394,6 +412,9 @@ int job_train(int argc, char **argv)
                 for (int q = 0; q < TRAINER_QUARTILES; q++) qv[q] = acc_qn[q] > 0 ? acc_q[q] / acc_qn[q] : NAN;
                 if (task == TASK_DIFFUSION)
                     snprintf(qbuf, sizeof qbuf, " by t quartile %.4f %.4f %.4f %.4f", qv[0], qv[1], qv[2], qv[3]);
+                else if (task == TASK_NOISY_CLASSIFIER)
+                    snprintf(qbuf, sizeof qbuf, " accuracy %.4f (by t quartile %.3f %.3f %.3f %.3f)",
+                             acc_correct / (acc_steps * (double)cfg->train.batch), qv[0], qv[1], qv[2], qv[3]);
                 else
                     snprintf(qbuf, sizeof qbuf, " accuracy %.4f", acc_correct / (acc_steps * (double)cfg->train.batch));
                 printf("step %lld/%lld  images %lld  loss %.5f (smoothed %.5f)%s  %.1f img/s  allreduce %.1f%%  read %.1f%%  lr %.3g  ETA %s\n",
@@ -418,8 +439,8 @@ int job_train(int argc, char **argv)
                 json_int(&j, "threads", ddm_threads());
                 json_num(&j, "wall_s", "%.3f", wall_before + ddm_now() - t_run0);
                 char key[16];
-                for (int q = 0; q < TRAINER_QUARTILES && task == TASK_DIFFUSION; q++) {
-                    snprintf(key, sizeof key, "loss_q%d", q + 1);
+                for (int q = 0; q < TRAINER_QUARTILES && task != TASK_CLASSIFIER; q++) {
+                    snprintf(key, sizeof key, task == TASK_DIFFUSION ? "loss_q%d" : "accuracy_q%d", q + 1);
                     json_num(&j, key, "%.6g", isnan(qv[q]) ? -1.0 : qv[q]);
                 }
                 if (task != TASK_DIFFUSION)

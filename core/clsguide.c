@@ -1,0 +1,138 @@
+/* The noise-aware classifier's gradient in fixed 8-image slots (see clsguide.h). */
+#include "core/clsguide.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/common.h"
+#include "core/layers.h"
+#include "core/netslots.h"
+
+#define W NETSLOTS_WIDTH
+
+void clsguide_init(ClsGuide *g, const UNetConfig *uc, const float *weights, int threads)
+{
+    DDM_ASSERT(uc->head == UNET_HEAD_POOL && uc->out_ch >= 2 && uc->cond_ch == 0,
+               "clsguide: needs a pooled U-Net (a noise-aware classifier) with >= 2 classes");
+    memset(g, 0, sizeof *g);
+    g->n_nets = threads > 0 ? threads : 1;
+    g->K = uc->out_ch;
+    g->D = (size_t)uc->in_ch * uc->image_size * uc->image_size;
+    g->nets = xcalloc((size_t)g->n_nets, sizeof *g->nets);
+    for (int t = 0; t < g->n_nets; t++) {
+        g->nets[t] = unet_init(uc, W, 1);
+        memcpy(unet_params(g->nets[t]), weights, unet_num_params(g->nets[t]) * sizeof(float));
+    }
+    const size_t per = (size_t)g->n_nets * W;
+    g->xs = xalloc_floats(per * g->D);
+    g->dx = xalloc_floats(per * g->D);
+    g->ts = xalloc_floats(per);
+    g->lg = xalloc_floats(per * (size_t)g->K);
+    g->dl = xalloc_floats(per * (size_t)g->K);
+    g->blas_saved = layers_blas_serial_begin();
+}
+
+void clsguide_free(ClsGuide *g)
+{
+    if (!g->nets) return;
+    for (int t = 0; t < g->n_nets; t++) unet_free(g->nets[t]);
+    free(g->nets);
+    free(g->xs); free(g->dx); free(g->ts); free(g->lg); free(g->dl); free(g->plan);
+    layers_blas_serial_end(g->blas_saved);
+    memset(g, 0, sizeof *g);
+}
+
+/* Call `call` of the plan on thread t's net. */
+static void cls_call(ClsGuide *g, int t, int call, float *grad, double *logp, const float *x,
+                     const float *tcond, const int *targets)
+{
+    const size_t D = g->D;
+    const int K = g->K;
+    float *xs = g->xs + (size_t)t * W * D, *dx = g->dx + (size_t)t * W * D;
+    float *ts = g->ts + (size_t)t * W;
+    float *lg = g->lg + (size_t)t * W * K, *dl = g->dl + (size_t)t * W * K;
+    const int *slot = g->plan + (size_t)call * W;
+    float t_fill = 0;
+    for (int r = 0; r < W; r++)
+        if (slot[r] >= 0) {
+            t_fill = tcond[slot[r]];
+            break;
+        }
+    for (int r = 0; r < W; r++) {
+        const int b = slot[r];
+        if (b >= 0) {
+            memcpy(xs + (size_t)r * D, x + (size_t)b * D, D * sizeof(float));
+            ts[r] = tcond[b];
+        } else { /* an empty slot: zero, its gradient zero */
+            memset(xs + (size_t)r * D, 0, D * sizeof(float));
+            ts[r] = t_fill;
+        }
+    }
+    UNet *net = g->nets[t];
+    unet_forward(net, lg, xs, ts, NULL, W, 0, 0);
+    for (int r = 0; r < W; r++) {
+        const int b = slot[r];
+        float *l = lg + (size_t)r * K, *d = dl + (size_t)r * K;
+        if (b < 0) {
+            memset(d, 0, sizeof(float) * (size_t)K);
+            continue;
+        }
+        /* d log softmax(l)_y / d l = onehot(y) - softmax(l), in float64 */
+        double mx = l[0], sum = 0;
+        for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+        for (int k = 0; k < K; k++) sum += exp((double)l[k] - mx);
+        const double lse = mx + log(sum);
+        for (int k = 0; k < K; k++) d[k] = (float)((k == targets[b]) - exp((double)l[k] - lse));
+        if (logp) logp[b] = (double)l[targets[b]] - lse;
+    }
+    memset(dx, 0, sizeof(float) * W * D);
+    unet_zero_grad(net); /* the parameter gradients are a by-product, not kept */
+    unet_backward(net, dx, dl);
+    for (int r = 0; r < W; r++)
+        if (slot[r] >= 0) memcpy(grad + (size_t)slot[r] * D, dx + (size_t)r * D, D * sizeof(float));
+}
+
+void clsguide_grad_logp(ClsGuide *g, float *grad, double *logp, const float *x,
+                        const float *tcond, const int *targets, const uint64_t *keys, int B)
+{
+    for (int b = 0; b < B; b++)
+        DDM_ASSERT(targets[b] >= 0 && targets[b] < g->K,
+                   "classifier guidance: target class %d outside [0, %d)", targets[b], g->K);
+    /* the k-th image of residue r goes to call k, slot r */
+    int cnt[W] = {0}, ncalls = 0;
+    for (int b = 0; b < B; b++) {
+        const int r = (int)(keys[b] % W);
+        if (++cnt[r] > ncalls) ncalls = cnt[r];
+    }
+    g->plan = xrealloc(g->plan, sizeof *g->plan * (size_t)(ncalls ? ncalls : 1) * W);
+    for (int i = 0; i < ncalls * W; i++) g->plan[i] = -1;
+    memset(cnt, 0, sizeof cnt);
+    for (int b = 0; b < B; b++) {
+        const int r = (int)(keys[b] % W);
+        g->plan[(size_t)cnt[r]++ * W + r] = b;
+    }
+    const int nt = g->n_nets < ncalls ? g->n_nets : ncalls;
+    if (nt <= 1) {
+        for (int k = 0; k < ncalls; k++) cls_call(g, 0, k, grad, logp, x, tcond, targets);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int k = 0; k < ncalls; k++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        omp_set_num_threads(1);
+#endif
+        cls_call(g, t, k, grad, logp, x, tcond, targets);
+    }
+}
+
+void clsguide_grad(void *ctx, float *grad, const float *x, const float *tcond,
+                   const int *targets, const uint64_t *keys, int B)
+{
+    clsguide_grad_logp(ctx, grad, NULL, x, tcond, targets, keys, B);
+}
