@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,16 @@ static void settings_words(char *out, size_t n, const char *describe)
     }
 }
 
-static int parse_class(SampleSetting *st, const IniEntry *cls, int nc, char *err, size_t errlen)
+/* nc: the model's classes; ncls: the classifier's, for an unconditional model guided by
+ * one (0: none) */
+static int parse_class(SampleSetting *st, const IniEntry *cls, int nc, int ncls, char *err,
+                       size_t errlen)
 {
     st->class_label = -1;
     st->label_mode = nc > 0 ? LABELS_NULL : LABELS_NONE;
+    st->n_classes = nc > 0 ? nc : ncls;
     if (!cls || !strcmp(cls->value, "none")) return 0;
+    if (nc <= 0 && ncls > 0) nc = ncls; /* the classifier's target only */
     if (nc <= 0) {
         snprintf(err, errlen, "%s: the model is unconditional (model.num_classes = 0): it "
                  "takes no class label", cls->where);
@@ -99,11 +105,37 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
 {
     memset(st, 0, sizeof *st);
     const Schedule *s = m->sched;
-    const IniEntry *smp = NULL, *cls = NULL, *tsk = NULL;
+    const IniEntry *smp = NULL, *cls = NULL, *tsk = NULL, *csc = NULL, *mcl = NULL;
     for (int i = 0; i < n; i++) {
         if (!strcmp(kv[i].key, "sampler")) smp = &kv[i];
         else if (!strcmp(kv[i].key, "class")) cls = &kv[i];
         else if (!strcmp(kv[i].key, "task")) tsk = &kv[i];
+        else if (!strcmp(kv[i].key, "classifier_scale")) csc = &kv[i];
+        else if (!strcmp(kv[i].key, "model_class")) mcl = &kv[i];
+    }
+    st->model_class = 1;
+    if (csc) {
+        char *end;
+        errno = 0;
+        st->cls_scale = strtod(csc->value, &end);
+        if (end == csc->value || *end || errno || !isfinite(st->cls_scale)) {
+            snprintf(err, errlen, "%s: classifier_scale '%s' is not a finite number", csc->where,
+                     csc->value);
+            return -1;
+        }
+        if (st->cls_scale != 0 && m->cls_classes <= 0) {
+            snprintf(err, errlen, "%s: classifier guidance needs a noise-aware classifier: "
+                     "--classifier CKPT.h5 (ddm train --task noisy-classifier)", csc->where);
+            return -1;
+        }
+    }
+    if (mcl) {
+        if (!strcmp(mcl->value, "yes") || !strcmp(mcl->value, "1")) st->model_class = 1;
+        else if (!strcmp(mcl->value, "no") || !strcmp(mcl->value, "0")) st->model_class = 0;
+        else {
+            snprintf(err, errlen, "%s: model_class '%s': want yes or no", mcl->where, mcl->value);
+            return -1;
+        }
     }
     const char *sampler = smp ? smp->value : s->cfg.process == PROC_VP ? "ddim" : "ode";
     char e[512];
@@ -122,7 +154,8 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
     }
     for (int i = 0; i < n; i++) {
         if (!strcmp(kv[i].key, "sampler") || !strcmp(kv[i].key, "class") ||
-            !strcmp(kv[i].key, "task"))
+            !strcmp(kv[i].key, "task") || !strcmp(kv[i].key, "classifier_scale") ||
+            !strcmp(kv[i].key, "model_class"))
             continue;
         const int known = opt_find(st->sc.def->opts, -1, NULL, kv[i].key) ||
                           !strcmp(kv[i].key, "steps") || !strcmp(kv[i].key, "guidance");
@@ -165,7 +198,29 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
         else snprintf(err, errlen, "%s", e);
         return -1;
     }
-    if (parse_class(st, cls, m->num_classes, err, errlen)) return -1;
+    if (parse_class(st, cls, m->num_classes, m->cls_classes, err, errlen))
+        return -1;
+    if (m->num_classes <= 0) st->model_class = 0; /* an unconditional network takes none */
+    if (st->cls_scale != 0 && (st->label_mode == LABELS_NULL || st->label_mode == LABELS_NONE)) {
+        snprintf(err, errlen, "%s%s%sclassifier guidance (classifier_scale %g) needs a class to "
+                 "guide toward: --class K or --class-per-seed%s", name ? "setting [" : "",
+                 name ? name : "", name ? "]: " : "", st->cls_scale,
+                 name ? " (or class = K | per_seed)" : "");
+        return -1;
+    }
+    if (!st->model_class && st->label_mode != LABELS_NULL && st->label_mode != LABELS_NONE &&
+        st->cls_scale == 0 && m->num_classes > 0 && m->cls_classes <= 0) {
+        snprintf(err, errlen, "%s%s%smodel_class = no samples the network without its class; "
+                 "that goes with classifier guidance (--classifier), which supplies it",
+                 name ? "setting [" : "", name ? name : "", name ? "]: " : "");
+        return -1;
+    }
+    if (!st->model_class && st->sc.guidance != 0) {
+        snprintf(err, errlen, "%s%s%sclassifier-free guidance (guidance %g) needs the class in "
+                 "the network: not with model_class = no", name ? "setting [" : "",
+                 name ? name : "", name ? "]: " : "", st->sc.guidance);
+        return -1;
+    }
     if (st->sc.guidance != 0) {
         char who[160];
         if (name) snprintf(who, sizeof who, "setting [%s]: guidance %g", name, st->sc.guidance);
@@ -212,8 +267,14 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
         task_config_describe(&st->tc, td, sizeof td);
         snprintf(task, sizeof task, " task=%s", td); /* "task=repaint jump_length=10 ..." */
     }
-    snprintf(st->settings, sizeof st->settings, "%s labels=%s weights=%s net_slots=%d%s", words,
-             LAB[st->label_mode], m->weights_word, m->net_width, task);
+    char cg[320] = "";
+    if (st->cls_scale != 0)
+        snprintf(cg, sizeof cg, " classifier_scale=%.17g classifier=%s", st->cls_scale,
+                 m->cls_word ? m->cls_word : "?");
+    if (!st->model_class && m->num_classes > 0)
+        snprintf(cg + strlen(cg), sizeof cg - strlen(cg), " model_class=no");
+    snprintf(st->settings, sizeof st->settings, "%s labels=%s weights=%s net_slots=%d%s%s", words,
+             LAB[st->label_mode], m->weights_word, m->net_width, task, cg);
     st->set.sampler = sampler_name(&st->sc);
     st->set.steps = st->steps;
     st->set.eta = opt_find(st->sc.def->opts, -1, NULL, "eta") ? st->sc.eta : -1.0;
@@ -226,8 +287,12 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
     } else {
         char g[96];
         samples_group_name(g, sizeof g, &st->set);
-        snprintf(st->name, sizeof st->name, "%s%s%s", st->has_task ? st->tc.def->name : "",
-                 st->has_task ? "-" : "", g);
+        char cgn[48] = "";
+        if (st->cls_scale != 0) snprintf(cgn, sizeof cgn, "-cg%g", st->cls_scale);
+        if (!st->model_class && m->num_classes > 0)
+            snprintf(cgn + strlen(cgn), sizeof cgn - strlen(cgn), "-uncond");
+        snprintf(st->name, sizeof st->name, "%s%s%s%s", st->has_task ? st->tc.def->name : "",
+                 st->has_task ? "-" : "", g, cgn);
     }
     return 0;
 }
@@ -276,9 +341,10 @@ void settings_labels(const SampleSetting *st, int nc, const uint64_t *seeds,
         case LABELS_INPUT: net[k] = file[k] = input_labels[k]; break;
         case LABELS_NULL: net[k] = nc; file[k] = -1; break;
         case LABELS_FIXED: net[k] = file[k] = st->class_label; break;
-        case LABELS_PER_SEED: net[k] = file[k] = (int)(seeds[k] % (uint64_t)nc); break;
+        case LABELS_PER_SEED: net[k] = file[k] = (int)(seeds[k] % (uint64_t)st->n_classes); break;
         default: net[k] = 0; file[k] = -1; break;
         }
+        if (!st->model_class) net[k] = nc > 0 ? nc : 0; /* the null label, or none */
     }
 }
 
@@ -287,7 +353,8 @@ void settings_describe(const SampleSetting *st, const Schedule *s, int nc, char 
     char desc[512], cls[64] = "";
     sampler_config_describe(&st->sc, s, desc, sizeof desc);
     if (st->label_mode == LABELS_FIXED) snprintf(cls, sizeof cls, ", class %d", st->class_label);
-    if (st->label_mode == LABELS_PER_SEED) snprintf(cls, sizeof cls, ", class = seed %% %d", nc);
+    if (st->label_mode == LABELS_PER_SEED)
+        snprintf(cls, sizeof cls, ", class = seed %% %d", st->n_classes);
     if (st->label_mode == LABELS_NULL) snprintf(cls, sizeof cls, ", no class (null label)");
     if (st->label_mode == LABELS_INPUT) snprintf(cls, sizeof cls, ", class = the input's label");
     char task[256] = "";
@@ -296,5 +363,12 @@ void settings_describe(const SampleSetting *st, const Schedule *s, int nc, char 
         task_config_describe(&st->tc, td, sizeof td);
         snprintf(task, sizeof task, ", task %s", td);
     }
-    snprintf(buf, n, "  %-20s %s, %lld NFE per image%s%s", st->name, desc, st->nfe, cls, task);
+    char cg[160] = "";
+    if (st->cls_scale != 0)
+        snprintf(cg, sizeof cg, ", classifier guidance s = %g (+1 classifier gradient a step)",
+                 st->cls_scale);
+    if (!st->model_class && nc > 0 && st->label_mode != LABELS_NULL)
+        snprintf(cg + strlen(cg), sizeof cg - strlen(cg),
+                 ", the network without its class (null label)");
+    snprintf(buf, n, "  %-20s %s, %lld NFE per image%s%s%s", st->name, desc, st->nfe, cls, task, cg);
 }

@@ -3,7 +3,10 @@
  * (the command line's sampler options, then a sweep section's), checked against the model,
  * with the identity the samples file stores (io/samples.h's SamplesSetting, group name).
  *
- * Keys: sampler, class (K | per_seed | none), steps, guidance and every option of the
+ * Keys: sampler, class (K | per_seed | none), steps, guidance, classifier_scale (classifier
+ * guidance toward the class by a noise-aware classifier, 0 = off), model_class (yes | no:
+ * no gives the diffusion network the null label, the class being the classifier's target
+ * only) and every option of the
  * chosen sampler (core/samplers/<name>.c); task (core/task.h: sdedit, repaint, ilvr) and
  * every option of the chosen task (core/tasks/<name>.c); superres's scale = 0 becomes the
  * model's first trained factor. Errors name where the entry came from
@@ -32,6 +35,9 @@ typedef struct {
     TaskConfig tc;        /* has_task: the application bending the sampler's loop */
     LabelMode label_mode;
     int class_label;      /* LABELS_FIXED: the class; else -1 */
+    int n_classes;        /* classes the label mode picks from (per_seed: seed % n_classes) */
+    double cls_scale;     /* classifier guidance scale s (0 = off) */
+    int model_class;      /* 1: the network gets the class; 0: the null label (or none) */
     char settings[640];   /* every setting beyond sampler/steps/eta/guidance, as words */
     SamplesSetting set;   /* points into this struct */
     int steps;
@@ -49,6 +55,8 @@ typedef struct {
                                  (superres), and only such a model runs that task */
     const int *factors;       /* SR3: the factors it was trained for (train.degrade) */
     int n_factors;
+    int cls_classes;          /* the noise-aware classifier's classes (0: none loaded) */
+    const char *cls_word;     /* its identity in the settings ("PATH@STEP weights") */
 } SettingModel;
 
 /* All settings: one from base (sweep NULL), or one per sweep section with base's entries
@@ -57,8 +65,9 @@ typedef struct {
 int settings_build(const IniEntry *base, int nbase, const IniFile *sweep, const SettingModel *m,
                    SampleSetting **out, int *n, char *err, size_t errlen);
 /* The labels of B samples with these seeds (and the labels of their task inputs, for
- * class = input): what the network gets (LABELS_NONE gives 0) and what the file records
- * (file: -1 = none). */
+ * class = input): what the network gets (LABELS_NONE gives 0; model_class = no the null
+ * label) and what the file records, the class of the sample (file: -1 = none), which is
+ * also classifier guidance's target. */
 void settings_labels(const SampleSetting *st, int num_classes, const uint64_t *seeds,
                      const int32_t *input_labels, int B, int *net, int32_t *file);
 /* "  NAME  describe, N NFE per image, class ..." for the job's header */

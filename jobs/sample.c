@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clsguide.h"
 #include "core/common.h"
 #include "core/netslots.h"
 #include "core/pixels.h"
@@ -41,7 +42,8 @@
 
 static const char SYNOPSIS[] =
     "--ckpt RUN_DIR|CKPT.h5 --out FILE.h5 --seeds A-B[,C-D...] [--sampler NAME] [--steps N] "
-    "[--eta E] [--guidance W] [--class K|--class-per-seed] [--batch N] [--sweep FILE.ini] ...";
+    "[--eta E] [--guidance W] [--class K|--class-per-seed] [--classifier CKPT --classifier-scale S] "
+    "[--batch N] [--sweep FILE.ini] ...";
 static const char DESCRIPTION[] =
     "Generate one image per seed and sampler setting from a checkpoint (EMA weights by\n"
     "default) into the samples file FILE.h5: a group per setting with images, seeds,\n"
@@ -53,13 +55,23 @@ static const char DESCRIPTION[] =
     "finishes the round, it is written and the job exits with status 99 (requeue me).\n"
     "--sweep FILE.ini: one INI section per setting, the section name is the group name:\n"
     "  [ddim-10]\n  sampler = ddim\n  steps = 10\n  eta = 0\n"
-    "keys: sampler, class (K, per_seed or none) and the options below (a section's sampler\n"
-    "takes its own); sampler options given on the command line are every section's defaults.\n"
+    "keys: sampler, class (K, per_seed or none), classifier_scale, model_class (yes|no) and\n"
+    "the options below (a section's sampler takes its own); sampler options given on the\n"
+    "command line are every section's defaults.\n"
+    "Classifier guidance (Dhariwal & Nichol 2021): --classifier CKPT.h5 (a noise-aware\n"
+    "classifier, 'ddm train --task noisy-classifier', trained on the model's own [diffusion]\n"
+    "schedule) and --classifier-scale S move each step's noise estimate by the gradient of\n"
+    "log p(class | x_t, t): eps~ = eps - sqrt(1 - abar_t) S grad (the score form for SDE/ODE\n"
+    "samplers), toward --class K or --class-per-seed; it combines with --guidance W. With\n"
+    "--model-class no the network gets the null label (a conditional model sampled\n"
+    "unconditionally), the class guiding through the classifier only; an unconditional model\n"
+    "is always guided that way.\n"
     "Writes a PNG grid of the first images of each setting (OUT without .h5 + -GROUP.png,\n"
     "or --grid).";
 
 typedef struct {
     char *ckpt, *out, *seeds, *sweep, *grid, *weights, *cls, *sampler, *task, *input, *mask;
+    char *classifier, *cls_scale, *model_class;
     double ema_rate, progress_every;
     int class_per_seed, batch, threads, items_per_rank, verbose;
     char *opt[MAX_SAMPLER_OPTS]; /* the registries' sampler and task options, as given */
@@ -71,6 +83,8 @@ typedef struct {
     int P, T, ns;
     LoadedModel model;
     Schedule sched;
+    LoadedModel clf;    /* --classifier: the noise-aware classifier (path NULL: none) */
+    ClsGuide guide;
     int64_t *seeds, n_seeds, total_rows, total_todo;
     int64_t *row_seeds, *row_input, n_rows; /* a row's seed and task input (-1: none) */
     TaskInputFiles inputs;
@@ -112,6 +126,9 @@ static CliOpt *options(Args *a, char ***owned)
         {"sampler", CLI_STR, &a->sampler, "NAME", NULL, 0},
         {"class", CLI_STR, &a->cls, "K|input", "class of every image, 0..num_classes-1, or input: the label of its task input (default: none, the null label)", 0},
         {"class-per-seed", CLI_FLAG, &a->class_per_seed, NULL, "class of each image = its seed % num_classes", 0},
+        {"classifier", CLI_STR, &a->classifier, "CKPT.h5|RUN_DIR", "noise-aware classifier for classifier guidance (ddm train --task noisy-classifier; EMA weights)", 0},
+        {"classifier-scale", CLI_STR, &a->cls_scale, "S", "classifier guidance scale (default 0 = off; same as classifier_scale in a sweep)", 0},
+        {"model-class", CLI_STR, &a->model_class, "yes|no", "no: the network gets the null label, the class guides through the classifier only (default yes)", 0},
         {"batch", CLI_INT, &a->batch, "N", "images of one setting per work item; multiples of 8 fill the network's 8-image calls (default 64)", 0},
         {"weights", CLI_STR, &a->weights, "ema|raw", "EMA weights (default) or the raw trained ones", 0},
         {"ema-rate", CLI_DOUBLE, &a->ema_rate, "R", "which EMA copy (default: the first rate of train.ema, else the largest)", 0},
@@ -163,6 +180,8 @@ static int cli_entries(const Args *a, IniEntry *e, char (*where)[160])
         if (a->opt[i]) ADD(g_rows[i]->name, a->opt[i], "--%s %s", g_rows[i]->name, a->opt[i]);
     if (a->cls) ADD("class", a->cls, "--class %s", a->cls);
     if (a->class_per_seed) ADD("class", "per_seed", "--class-per-seed");
+    if (a->cls_scale) ADD("classifier_scale", a->cls_scale, "--classifier-scale %s", a->cls_scale);
+    if (a->model_class) ADD("model_class", a->model_class, "--model-class %s", a->model_class);
 #undef ADD
     return n;
 }
@@ -250,6 +269,40 @@ static void job_inputs(SampleJob *j)
     }
 }
 
+/* --classifier: load it on every rank and check it fits the model: the same image shape,
+ * the same noise levels (its time input is the model's level index), the same classes for
+ * a conditional model. cls_word: its identity in the settings. */
+static void load_classifier(SampleJob *j, char *cls_word, size_t n)
+{
+    ModelLoadOptions co = {"ema", 0, TASK_NOISY_CLASSIFIER, NULL, 0};
+    model_bcast_load(&j->clf, j->a.classifier, &co);
+    const UNetConfig *m = &j->model.unet, *c = &j->clf.unet;
+    const SchedConfig *ms = &j->model.sched, *cs = &j->clf.sched;
+    if (c->in_ch != m->in_ch || c->image_size != m->image_size)
+        ddm_die("%s: the classifier takes %dx%dx%d images, the model makes %dx%dx%d", j->clf.path,
+                c->in_ch, c->image_size, c->image_size, m->in_ch, m->image_size, m->image_size);
+    if (m->num_classes > 0 && c->out_ch != m->num_classes)
+        ddm_die("%s: the classifier has %d classes, the model %d (model.num_classes): their "
+                "labels would not mean the same", j->clf.path, c->out_ch, m->num_classes);
+    const int same = cs->process == ms->process && cs->schedule == ms->schedule &&
+                     (ms->process == PROC_VE
+                          ? cs->sigma_min == ms->sigma_min && cs->sigma_max == ms->sigma_max &&
+                                cs->num_scales == ms->num_scales
+                          : cs->timesteps == ms->timesteps && cs->beta_start == ms->beta_start &&
+                                cs->beta_end == ms->beta_end);
+    if (!same)
+        ddm_die("%s: the classifier was trained on other noise levels ([diffusion] process %s, "
+                "schedule %s, %d levels) than the model samples (process %s, schedule %s, %d "
+                "levels); train it with the model's [diffusion] section", j->clf.path,
+                sched_process_name(cs->process), sched_kind_name(cs->schedule),
+                cs->process == PROC_VE ? cs->num_scales : cs->timesteps,
+                sched_process_name(ms->process), sched_kind_name(ms->schedule),
+                ms->process == PROC_VE ? ms->num_scales : ms->timesteps);
+    char w[64];
+    model_load_weights_word(&j->clf, w, sizeof w);
+    snprintf(cls_word, n, "%s@%lld:%s", j->clf.path, (long long)j->clf.step, w);
+}
+
 /* Rank 0 checks every input and loads the model, every rank gets it and builds the same
  * settings; nothing is written. */
 static void job_setup(SampleJob *j)
@@ -283,11 +336,13 @@ static void job_setup(SampleJob *j)
         seedlist_parse(a->seeds, SAMPLE_MAX_SEEDS, &j->seeds, &j->n_seeds, err, sizeof err))
         ddm_die("%s", err); /* rank 0 parsed the same text */
 
-    char weights_word[64], where[MAX_SAMPLER_OPTS + 4][160];
+    char weights_word[64], where[MAX_SAMPLER_OPTS + 4][160], cls_word[4200] = "";
     model_load_weights_word(&j->model, weights_word, sizeof weights_word);
+    if (a->classifier) load_classifier(j, cls_word, sizeof cls_word);
     SettingModel sm = {&j->sched, j->model.unet.num_classes, weights_word, NETSLOTS_WIDTH,
                        j->model.unet.cond_ch, j->model.cfg.train.degrade,
-                       j->model.cfg.train.n_degrade};
+                       j->model.cfg.train.n_degrade, a->classifier ? j->clf.unet.out_ch : 0,
+                       cls_word};
     IniEntry base[MAX_SAMPLER_OPTS + 4];
     const int nb = cli_entries(a, base, where);
     IniFile sweep = {0};
@@ -307,6 +362,11 @@ static void job_setup(SampleJob *j)
 
     j->T = ddm_threads();
     netslots_init(&j->slots, &j->model.unet, j->model.weights, j->T);
+    if (a->classifier) {
+        clsguide_init(&j->guide, &j->clf.unet, j->clf.weights, j->T);
+        free(j->clf.weights);
+        j->clf.weights = NULL;
+    }
     j->D = j->slots.D;
     free(j->model.weights);
     j->model.weights = NULL;
@@ -424,11 +484,12 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     j->slots.between_ctx = j;
     Denoiser den;
     netslots_denoiser(&den, &j->slots, &j->sched);
+    if (a->classifier) denoiser_set_classifier(&den, clsguide_grad, &j->guide, j->guide.K);
     const size_t bn = (size_t)a->batch;
     float *x = xalloc_floats(bn * j->D);
     uint8_t *img = xmalloc(bn * j->D);
     uint64_t *seeds = xmalloc(sizeof *seeds * bn), *keys = xmalloc(sizeof *keys * bn);
-    int *lab = xmalloc(sizeof *lab * bn);
+    int *lab = xmalloc(sizeof *lab * bn), *tgt = xmalloc(sizeof *tgt * bn);
     int32_t *flab = xmalloc(sizeof *flab * bn), *in_lab = xmalloc(sizeof *in_lab * bn);
     int64_t *rows = xmalloc(sizeof *rows * bn), *idx = xmalloc(sizeof *idx * bn);
     float *in_img = a->input ? xalloc_floats(bn * j->D) : NULL;
@@ -455,7 +516,9 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
                 in_lab[k] = idx[k] >= 0 && j->inputs.labels ? j->inputs.labels[idx[k]] : -1;
             settings_labels(s, uc->num_classes, seeds, in_lab, B, lab, flab);
             farm_busy_begin(&j->farm);
-            const int *nl = s->label_mode == LABELS_NONE ? NULL : lab;
+            const int *nl = uc->num_classes > 0 ? lab : NULL;
+            for (int k = 0; k < B; k++) tgt[k] = flab[k]; /* the class: guidance's target */
+            denoiser_set_guide(&den, s->cls_scale != 0 ? tgt : NULL, s->cls_scale);
             if (s->has_task) {
                 task_inputs_rows(&j->inputs, idx, B, in_img, in_mask);
                 TaskInputs in = {in_img, in_mask, uc->in_ch, uc->image_size, uc->image_size,
@@ -487,7 +550,7 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     }
     farm_finish(&j->farm);
     fsio_untrack(a->out);
-    free(x); free(img); free(seeds); free(keys); free(in_lab); free(lab); free(flab); free(rows); free(idx);
+    free(x); free(img); free(seeds); free(keys); free(in_lab); free(lab); free(tgt); free(flab); free(rows); free(idx);
     free(in_img); free(in_mask);
     denoiser_free(&den);
     return stopped;
@@ -593,8 +656,10 @@ int job_sample(int argc, char **argv)
     free(owned);
     free(opts);
     farm_free(&j.farm);
+    clsguide_free(&j.guide); /* before the slots: it restores the BLAS threads they saved */
     netslots_free(&j.slots);
     sched_free(&j.sched);
     model_load_free(&j.model);
+    model_load_free(&j.clf);
     return dist_finish(rc);
 }
