@@ -136,3 +136,75 @@ void clsguide_grad(void *ctx, float *grad, const float *x, const float *tcond,
 {
     clsguide_grad_logp(ctx, grad, NULL, x, tcond, targets, keys, B);
 }
+
+/* ---- the clean classifier */
+
+void clsclean_init(ClsClean *g, const ClassifierConfig *cc, const float *weights, int threads)
+{
+    memset(g, 0, sizeof *g);
+    g->n_nets = threads > 0 ? threads : 1;
+    g->K = cc->num_classes;
+    g->D = (size_t)cc->in_ch * cc->image_size * cc->image_size;
+    g->nets = xcalloc((size_t)g->n_nets, sizeof *g->nets);
+    for (int t = 0; t < g->n_nets; t++) {
+        g->nets[t] = classifier_init(cc, 1, 1);
+        memcpy(classifier_params(g->nets[t]), weights,
+               classifier_num_params(g->nets[t]) * sizeof(float));
+    }
+    g->lg = xalloc_floats((size_t)g->n_nets * g->K);
+    g->dl = xalloc_floats((size_t)g->n_nets * g->K);
+    g->blas_saved = layers_blas_serial_begin();
+}
+
+void clsclean_free(ClsClean *g)
+{
+    if (!g->nets) return;
+    for (int t = 0; t < g->n_nets; t++) classifier_free(g->nets[t]);
+    free(g->nets);
+    free(g->lg);
+    free(g->dl);
+    layers_blas_serial_end(g->blas_saved);
+    memset(g, 0, sizeof *g);
+}
+
+static void clean_one(ClsClean *g, int t, float *grad, const float *x, int y)
+{
+    const int K = g->K;
+    float *l = g->lg + (size_t)t * K, *d = g->dl + (size_t)t * K;
+    Classifier *net = g->nets[t];
+    classifier_forward(net, l, NULL, x, 1);
+    double mx = l[0], sum = 0;
+    for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+    for (int k = 0; k < K; k++) sum += exp((double)l[k] - mx);
+    const double lse = mx + log(sum);
+    for (int k = 0; k < K; k++) d[k] = (float)((k == y) - exp((double)l[k] - lse));
+    memset(grad, 0, g->D * sizeof(float));
+    classifier_zero_grad(net);
+    classifier_backward(net, grad, d);
+}
+
+void clsclean_grad(void *ctx, float *grad, const float *x, const float *tcond,
+                   const int *targets, const uint64_t *keys, int B)
+{
+    (void)tcond;
+    (void)keys;
+    ClsClean *g = ctx;
+    for (int b = 0; b < B; b++)
+        DDM_ASSERT(targets[b] >= 0 && targets[b] < g->K,
+                   "plug-and-play prior: target class %d outside [0, %d)", targets[b], g->K);
+    const int nt = g->n_nets < B ? g->n_nets : B;
+    if (nt <= 1) {
+        for (int b = 0; b < B; b++)
+            clean_one(g, 0, grad + (size_t)b * g->D, x + (size_t)b * g->D, targets[b]);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int b = 0; b < B; b++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        omp_set_num_threads(1);
+#endif
+        clean_one(g, t, grad + (size_t)b * g->D, x + (size_t)b * g->D, targets[b]);
+    }
+}

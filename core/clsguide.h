@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/classifier.h"
 #include "core/unet.h"
 
 typedef struct {
@@ -41,5 +42,24 @@ void clsguide_grad(void *ctx, float *grad, const float *x, const float *tcond,
 /* The same, also giving log p(y | x, t) per image (logp (B), float64). */
 void clsguide_grad_logp(ClsGuide *g, float *grad, double *logp, const float *x,
                         const float *tcond, const int *targets, const uint64_t *keys, int B);
+
+/* The clean-image classifier (core/classifier.h, `ddm train --task classifier`, the
+ * evaluation classifier) as the constraint log c(x, y) = log p(y | x) of plug-and-play
+ * priors ("models trained on data without Gaussian noise"). One image per call on a
+ * training net (its backward gives d/dx), so an image's gradient never depends on its
+ * batch; images run in parallel over the threads. */
+typedef struct {
+    Classifier **nets;    /* one per thread, batch 1, training mode */
+    int n_nets, K;
+    size_t D;
+    float *lg, *dl;       /* per thread: K */
+    int blas_saved;
+} ClsClean;
+
+void clsclean_init(ClsClean *g, const ClassifierConfig *cc, const float *weights, int threads);
+void clsclean_free(ClsClean *g);
+/* A DenoiseGradFn (tcond and keys unused): grad (B,D) = grad_x log p(targets_b | x_b). */
+void clsclean_grad(void *ctx, float *grad, const float *x, const float *tcond,
+                   const int *targets, const uint64_t *keys, int B);
 
 #endif

@@ -128,6 +128,18 @@ void denoiser_output(Denoiser *d, float *out, const float *x, const float *tcond
     d->nfe += 2;
 }
 
+void denoiser_prior_grad(Denoiser *d, float *eps, float *grad, const float *x, double tcond,
+                         const float *noise)
+{
+    DDM_ASSERT(d->vjp_fn, "plug-and-play priors need the network's gradient (core/netslots)");
+    DDM_ASSERT(d->guidance == 0, "plug-and-play priors take no classifier-free guidance");
+    DDM_ASSERT(!d->cond_D, "plug-and-play priors: not for a model with a condition image");
+    for (int b = 0; b < d->B; b++) d->tc[b] = (float)tcond;
+    d->vjp_fn(d->ctx, eps, grad, x, d->tc, d->labels, noise, d->B);
+    d->calls++;
+    d->nfe++;
+}
+
 void denoiser_eval(Denoiser *d, const float *x, double tcond, double a, double sg, float *eps,
                    float *x0, float *score)
 {

@@ -45,6 +45,10 @@ typedef void (*DenoiseBatchFn)(void *ctx, const uint64_t *seeds, int B);
 /* Told the condition image of the batch (B, cond_D) in seed order, or NULL, before the
  * network calls that use it; a call of kB images (guidance) uses row b % B for image b. */
 typedef void (*DenoiseCondFn)(void *ctx, const float *cond);
+/* The network's vector-Jacobian product for plug-and-play priors: out (B,D) = the raw
+ * output at x (B,D), grad (B,D) = d/dx sum ||target - out||^2 = -2 J^T (target - out). */
+typedef void (*DenoiseVjpFn)(void *ctx, float *out, float *grad, const float *x,
+                             const float *tcond, const int *labels, const float *target, int B);
 /* Classifier guidance's gradient: grad (B,D) = grad_x log p(y_b | x_b, tcond_b) for the
  * targets y (B) in 0..K-1, at x (B,D); keys (B) say which network slot each sample takes
  * (its seed or slot key, as the denoiser's network gets them). */
@@ -55,6 +59,7 @@ typedef struct {
     DenoiseFn fn;
     DenoiseBatchFn batch_fn;
     DenoiseCondFn cond_fn; /* set with cond_D > 0 by a network that takes a condition image */
+    DenoiseVjpFn vjp_fn;   /* NULL: the network gives no gradient (denoiser_prior_grad) */
     void *ctx;
     const Schedule *s;
     size_t D;
@@ -108,6 +113,12 @@ void denoiser_set_classifier(Denoiser *d, DenoiseGradFn fn, void *ctx, int class
 /* Classifier guidance for the next batches: targets (B, in 0..K-1; kept by pointer until
  * changed) and scale s; targets NULL or s = 0 turn it off. Set before denoiser_begin. */
 void denoiser_set_guide(Denoiser *d, const int *targets, double scale);
+/* Plug-and-play priors (Graikos et al. 2022, Algorithm 1, line 5): at x (B,D) with every
+ * sample at level conditioning tcond, eps (B,D) = the network's raw output (an eps model:
+ * the caller checks) and grad (B,D) = d/dx ||noise - eps(x)||^2 per sample, through the
+ * whole network. No classifier-free guidance. Counts one NFE. */
+void denoiser_prior_grad(Denoiser *d, float *eps, float *grad, const float *x, double tcond,
+                         const float *noise);
 /* out (B,D) = the (guided when w != 0) raw network output at x with conditioning tcond (B).
  * Classifier-free guidance only: classifier guidance needs the marginal (denoiser_eval). */
 void denoiser_output(Denoiser *d, float *out, const float *x, const float *tcond);

@@ -24,6 +24,10 @@
 
 typedef struct {
     UNet **nets;            /* one per thread, NETSLOTS_WIDTH wide, single-threaded */
+    UNet **vnets;           /* the same as training nets, made on the first gradient call
+                               (plug-and-play priors: denoiser_prior_grad) */
+    UNetConfig uc;
+    float *vdx, *vdo;       /* per thread: NETSLOTS_WIDTH x (D + Dc), NETSLOTS_WIDTH x D */
     int n_nets;
     int num_classes;
     size_t D;               /* image values per sample */
@@ -44,7 +48,9 @@ typedef struct {
  * nested OpenMP regions are off until netslots_free. */
 void netslots_init(NetSlots *ns, const UNetConfig *uc, const float *weights, int threads);
 void netslots_free(NetSlots *ns);
-/* A denoiser over the slots (fn, batch_fn and ctx set; the caller keeps ns alive). */
+/* A denoiser over the slots (fn, batch_fn, vjp_fn and ctx set; the caller keeps ns
+ * alive). The gradient (vjp_fn) runs each slot call forward and backward on training
+ * nets made on first use, one per thread. */
 void netslots_denoiser(Denoiser *d, NetSlots *ns, const Schedule *s);
 
 #endif

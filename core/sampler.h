@@ -66,6 +66,10 @@ typedef struct {
                              schedule's (vp linear 157, vp cosine 2e4, ve sigma_max) */
     int order;            /* unipc: 1..3 */
     int variant;          /* unipc: B(h) = h (bh1) or e^h - 1 (bh2) */
+    double lr;            /* pnp: the learning rate lambda of Algorithm 1 */
+    double t_start, t_end; /* pnp: the time schedule, from t_start T down to t_end T */
+    int prior_weight;     /* pnp: 0 none (Algorithm 1 as written), 1 sigma: the prior term
+                             times sqrt(1-ab_t) / (2 sqrt(ab_t)) */
 } SamplerConfig;
 
 /* The levels a run passes, N steps and N+1 levels (see the top of the file). */

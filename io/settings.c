@@ -123,11 +123,6 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
                      csc->value);
             return -1;
         }
-        if (st->cls_scale != 0 && m->cls_classes <= 0) {
-            snprintf(err, errlen, "%s: classifier guidance needs a noise-aware classifier: "
-                     "--classifier CKPT.h5 (ddm train --task noisy-classifier)", csc->where);
-            return -1;
-        }
     }
     if (mcl) {
         if (!strcmp(mcl->value, "yes") || !strcmp(mcl->value, "1")) st->model_class = 1;
@@ -197,6 +192,31 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
         if (name) snprintf(err, errlen, "setting [%s]: %s", name, e);
         else snprintf(err, errlen, "%s", e);
         return -1;
+    }
+    if (csc) {
+        const int pnp = !strcmp(st->sc.def->name, "pnp");
+        if (st->cls_scale != 0 && m->cls_classes <= 0) {
+            if (pnp)
+                snprintf(err, errlen, "%s: the pnp sampler's class constraint needs a clean "
+                         "classifier: --prior-classifier CKPT.h5 (ddm train --task classifier)",
+                         csc->where);
+            else
+                snprintf(err, errlen, "%s: classifier guidance needs a noise-aware classifier: "
+                         "--classifier CKPT.h5 (ddm train --task noisy-classifier)", csc->where);
+            return -1;
+        }
+        if (st->cls_scale != 0 && pnp && !m->cls_clean) {
+            snprintf(err, errlen, "%s: the pnp sampler's constraint log p(y | x) is of clean "
+                     "images: give the classifier with --prior-classifier (a 'ddm train --task "
+                     "classifier' checkpoint), not --classifier", csc->where);
+            return -1;
+        }
+        if (st->cls_scale != 0 && !pnp && m->cls_clean) {
+            snprintf(err, errlen, "%s: sampler %s: a clean classifier (--prior-classifier) "
+                     "constrains only the pnp sampler; classifier guidance needs a noise-aware "
+                     "one (--classifier)", csc->where, st->sc.def->name);
+            return -1;
+        }
     }
     if (parse_class(st, cls, m->num_classes, m->cls_classes, err, errlen))
         return -1;

@@ -55,7 +55,9 @@ typedef struct {
                                  (superres), and only such a model runs that task */
     const int *factors;       /* SR3: the factors it was trained for (train.degrade) */
     int n_factors;
-    int cls_classes;          /* the noise-aware classifier's classes (0: none loaded) */
+    int cls_classes;          /* the classifier's classes (0: none loaded) */
+    int cls_clean;            /* 1: it is a clean-image classifier (the pnp sampler's
+                                 constraint), 0: a noise-aware one (classifier guidance) */
     const char *cls_word;     /* its identity in the settings ("PATH@STEP weights") */
 } SettingModel;
 

@@ -71,7 +71,7 @@ static const char DESCRIPTION[] =
 
 typedef struct {
     char *ckpt, *out, *seeds, *sweep, *grid, *weights, *cls, *sampler, *task, *input, *mask;
-    char *classifier, *cls_scale, *model_class;
+    char *classifier, *cls_scale, *model_class, *prior_classifier;
     double ema_rate, progress_every;
     int class_per_seed, batch, threads, items_per_rank, verbose;
     char *opt[MAX_SAMPLER_OPTS]; /* the registries' sampler and task options, as given */
@@ -83,8 +83,10 @@ typedef struct {
     int P, T, ns;
     LoadedModel model;
     Schedule sched;
-    LoadedModel clf;    /* --classifier: the noise-aware classifier (path NULL: none) */
+    LoadedModel clf;    /* --classifier: the noise-aware classifier, or --prior-classifier:
+                           the clean one (path NULL: none) */
     ClsGuide guide;
+    ClsClean clean;
     int64_t *seeds, n_seeds, total_rows, total_todo;
     int64_t *row_seeds, *row_input, n_rows; /* a row's seed and task input (-1: none) */
     TaskInputFiles inputs;
@@ -128,6 +130,7 @@ static CliOpt *options(Args *a, char ***owned)
         {"class-per-seed", CLI_FLAG, &a->class_per_seed, NULL, "class of each image = its seed % num_classes", 0},
         {"classifier", CLI_STR, &a->classifier, "CKPT.h5|RUN_DIR", "noise-aware classifier for classifier guidance (ddm train --task noisy-classifier; EMA weights)", 0},
         {"classifier-scale", CLI_STR, &a->cls_scale, "S", "classifier guidance scale (default 0 = off; same as classifier_scale in a sweep)", 0},
+        {"prior-classifier", CLI_STR, &a->prior_classifier, "CKPT.h5|RUN_DIR", "clean-image classifier (ddm train --task classifier, e.g. the evaluation classifier): the pnp sampler's constraint log p(class | x), weighted by --classifier-scale", 0},
         {"model-class", CLI_STR, &a->model_class, "yes|no", "no: the network gets the null label, the class guides through the classifier only (default yes)", 0},
         {"batch", CLI_INT, &a->batch, "N", "images of one setting per work item; multiples of 8 fill the network's 8-image calls (default 64)", 0},
         {"weights", CLI_STR, &a->weights, "ema|raw", "EMA weights (default) or the raw trained ones", 0},
@@ -303,6 +306,24 @@ static void load_classifier(SampleJob *j, char *cls_word, size_t n)
     snprintf(cls_word, n, "%s@%lld:%s", j->clf.path, (long long)j->clf.step, w);
 }
 
+/* --prior-classifier: a clean classifier of the model's images and classes */
+static void load_prior_classifier(SampleJob *j, char *cls_word, size_t n)
+{
+    ModelLoadOptions co = {NULL, 0, TASK_CLASSIFIER, NULL, 0};
+    model_bcast_load(&j->clf, j->a.prior_classifier, &co);
+    const UNetConfig *m = &j->model.unet;
+    const ClassifierConfig *c = &j->clf.clf;
+    if (c->in_ch != m->in_ch || c->image_size != m->image_size)
+        ddm_die("%s: the classifier takes %dx%dx%d images, the model makes %dx%dx%d", j->clf.path,
+                c->in_ch, c->image_size, c->image_size, m->in_ch, m->image_size, m->image_size);
+    if (m->num_classes > 0 && c->num_classes != m->num_classes)
+        ddm_die("%s: the classifier has %d classes, the model %d (model.num_classes): their "
+                "labels would not mean the same", j->clf.path, c->num_classes, m->num_classes);
+    char w[64];
+    model_load_weights_word(&j->clf, w, sizeof w);
+    snprintf(cls_word, n, "%s@%lld:%s", j->clf.path, (long long)j->clf.step, w);
+}
+
 /* Rank 0 checks every input and loads the model, every rank gets it and builds the same
  * settings; nothing is written. */
 static void job_setup(SampleJob *j)
@@ -338,10 +359,20 @@ static void job_setup(SampleJob *j)
 
     char weights_word[64], where[MAX_SAMPLER_OPTS + 4][160], cls_word[4200] = "";
     model_load_weights_word(&j->model, weights_word, sizeof weights_word);
-    if (a->classifier) load_classifier(j, cls_word, sizeof cls_word);
+    if (a->classifier && a->prior_classifier)
+        ddm_die("--classifier and --prior-classifier exclude each other (one classifier a run: "
+                "guidance by a noise-aware one, or the pnp sampler's clean one)");
+    int cls_classes = 0;
+    if (a->classifier) {
+        load_classifier(j, cls_word, sizeof cls_word);
+        cls_classes = j->clf.unet.out_ch;
+    } else if (a->prior_classifier) {
+        load_prior_classifier(j, cls_word, sizeof cls_word);
+        cls_classes = j->clf.clf.num_classes;
+    }
     SettingModel sm = {&j->sched, j->model.unet.num_classes, weights_word, NETSLOTS_WIDTH,
                        j->model.unet.cond_ch, j->model.cfg.train.degrade,
-                       j->model.cfg.train.n_degrade, a->classifier ? j->clf.unet.out_ch : 0,
+                       j->model.cfg.train.n_degrade, cls_classes, a->prior_classifier != NULL,
                        cls_word};
     IniEntry base[MAX_SAMPLER_OPTS + 4];
     const int nb = cli_entries(a, base, where);
@@ -362,11 +393,10 @@ static void job_setup(SampleJob *j)
 
     j->T = ddm_threads();
     netslots_init(&j->slots, &j->model.unet, j->model.weights, j->T);
-    if (a->classifier) {
-        clsguide_init(&j->guide, &j->clf.unet, j->clf.weights, j->T);
-        free(j->clf.weights);
-        j->clf.weights = NULL;
-    }
+    if (a->classifier) clsguide_init(&j->guide, &j->clf.unet, j->clf.weights, j->T);
+    if (a->prior_classifier) clsclean_init(&j->clean, &j->clf.clf, j->clf.weights, j->T);
+    free(j->clf.weights);
+    j->clf.weights = NULL;
     j->D = j->slots.D;
     free(j->model.weights);
     j->model.weights = NULL;
@@ -485,6 +515,7 @@ static int job_run(SampleJob *j, int64_t *nonfinite)
     Denoiser den;
     netslots_denoiser(&den, &j->slots, &j->sched);
     if (a->classifier) denoiser_set_classifier(&den, clsguide_grad, &j->guide, j->guide.K);
+    if (a->prior_classifier) denoiser_set_classifier(&den, clsclean_grad, &j->clean, j->clean.K);
     const size_t bn = (size_t)a->batch;
     float *x = xalloc_floats(bn * j->D);
     uint8_t *img = xmalloc(bn * j->D);
@@ -657,6 +688,7 @@ int job_sample(int argc, char **argv)
     free(opts);
     farm_free(&j.farm);
     clsguide_free(&j.guide); /* before the slots: it restores the BLAS threads they saved */
+    clsclean_free(&j.clean);
     netslots_free(&j.slots);
     sched_free(&j.sched);
     model_load_free(&j.model);
