@@ -24,8 +24,8 @@ int nll_plan_init(NllPlan *p, int T, int K, char *err, size_t errlen)
     p->t = NULL;
     p->weight = NULL;
     if (T < 2 || K < 2 || K > T) {
-        ddm_set_err(err, errlen, "%d steps: want 2..%d (T = %d): step t = 1 gives the decoder term L_0, "
-                    "the other steps the KL terms", K, T, T);
+        ddm_set_err(err, errlen, "want 2..%d (T = %d): step t = 1 gives the decoder term L_0, the other "
+                    "steps the KL terms", T, T);
         return -1;
     }
     p->n = K;
