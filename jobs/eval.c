@@ -534,8 +534,8 @@ static int run_nll(const EvalArgs *a)
                m.path, (long long)m.step, wword, sched_pred_name(s.cfg.prediction), sched_kind_name(s.cfg.schedule),
                s.n, a->data, (long long)n, m.unet.in_ch, m.unet.image_size, m.unet.image_size);
         if (estimate)
-            printf("eval: nll: %d of %d steps: t = 1 and %d steps each standing for ~%.1f KL terms: an ESTIMATE of "
-                   "the bound\n", plan.n, s.n, plan.n - 1, (double)(s.n - 1) / (plan.n - 1));
+            printf("eval: nll: %d of %d steps: t = 1 and %d step%s each standing for ~%.1f KL terms: an ESTIMATE "
+                   "of the bound\n", plan.n, s.n, plan.n - 1, plan.n > 2 ? "s" : "", (double)(s.n - 1) / (plan.n - 1));
         else
             printf("eval: nll: every step t = 1..%d (the bound itself)\n", s.n);
         printf("eval: nll: %lld network evaluations; seed %ld%s; %d rank%s x %d thread%s, batch %d\n",
