@@ -97,8 +97,9 @@ static const char DESCRIPTION[] =
     "with the reverse variance beta_t and/or beta~_t (--nll-var; L_0 uses beta~_2 for both,\n"
     "as Ho et al.'s code). Printed: the mean and its standard error over the images, the\n"
     "split of the terms, the cost. The bound costs K network evaluations an image (K =\n"
-    "--nll-steps, default T); K < T is an ESTIMATE, not the bound: t = 1 (L_0) and K-1 steps\n"
-    "each standing for a stretch of consecutive KL terms, scaled by its length. A\n"
+    "--nll-steps, default T); K < T is an ESTIMATE, not the bound: t = 1 (L_0) and K-1 evenly\n"
+    "spaced steps, each standing for a stretch of consecutive KL terms, scaled by its length\n"
+    "(low for a trained model: its largest KL terms are at the first few steps). A\n"
     "class-conditional model is scored under the null label (unconditionally). The numbers\n"
     "do not depend on the ranks, threads or --batch. ve models have no such bound here.";
 

@@ -4,8 +4,8 @@
 # 2 threads == other batch sizes, byte for byte (per-image noise, network outputs and terms);
 # every term recomputed independently in numpy/scipy and the network rerun in PyTorch
 # (tests/ref/nll_ref.py, 1e-6 relative on per-image bits/dim), which is shown to fail on a
-# tampered dump; the --nll-steps estimate and --nll-var; the bad inputs, with no output
-# written.
+# tampered dump; the --nll-steps estimate and --nll-var; scripts/nll_results.sh at toy
+# size; the bad inputs, with no output written.
 source "$(dirname "$0")/lib.sh"
 export OMP_NUM_THREADS=1
 D=$TMP
@@ -99,6 +99,15 @@ same_fields "$D/r1.jsonl" "$D/r20.jsonl" && ok "  the same figures" || fail "--n
 check "--nll-var beta: only beta reported (beta~ null in the JSON)" bash -c "$DDM eval --metrics nll --data '$D/fm.h5' --model '$D/eps' --out '$D/rb.jsonl' --nll-var beta --max-n 4 | grep 'bits/dim' | grep -vq 'beta~' && tail -1 '$D/rb.jsonl' | grep -q '\"bpd_beta_tilde\": null'"
 check "--seed 1: other noise, other figures" bash -c "$DDM eval --metrics nll --data '$D/fm.h5' --model '$D/eps' --out '$D/rs.jsonl' --seed 1 >/dev/null && [ \"\$(tail -1 '$D/rs.jsonl' | grep -o '\"bpd_beta\": [^,]*')\" != \"\$(tail -1 '$D/r1.jsonl' | grep -o '\"bpd_beta\": [^,]*')\" ]"
 check "--help documents --metrics nll, --nll-steps (an estimate) and --nll-var" bash -c "$DDM eval --help | grep -q 'nll-steps' && $DDM eval --help | grep -q 'ESTIMATE' && $DDM eval --help | grep -q 'beta|beta_tilde|both'"
+
+# ---- scripts/nll_results.sh at toy size: the shipped model, 2 images, 4 and 2 steps, a README copy
+cp "$ROOT/README.md" "$D/README.md"
+check "scripts/nll_results.sh at toy size (N=2 STEPS=4 EST=2, the shipped model)" \
+    env N=2 STEPS=4 EST=2 README="$D/README.md" "$ROOT/scripts/nll_results.sh" "$D/res"
+check "  its table (2 rows) is in the README copy between the nll-results lines" bash -c \
+    "sed -n '/<!-- nll-results -->/,/<!-- \/nll-results -->/p' '$D/README.md' | grep -c '^| [0-9]' | grep -qx 2"
+check "  the rest of the README is unchanged" bash -c \
+    "diff <(sed '/<!-- nll-results -->/,/<!-- \/nll-results -->/d' '$ROOT/README.md') <(sed '/<!-- nll-results -->/,/<!-- \/nll-results -->/d' '$D/README.md')"
 
 # ---- bad input: one clear line, non-zero exit, nothing written
 E=$D/err.jsonl
