@@ -114,6 +114,19 @@ void diffusion_from_output(const Schedule *s, float *eps, float *x0, float *scor
     }
 }
 
+void diffusion_x0_hat_d(const Schedule *s, double *x0, const float *out, const double *x,
+                        double a, double sg, size_t n)
+{
+    DDM_ASSERT(s->cfg.process == PROC_VP, "diffusion_x0_hat_d: a vp model only");
+    const SchedPred pred = s->cfg.prediction;
+    for (size_t i = 0; i < n; i++) {
+        const double o = out[i];
+        if (pred == PRED_EPS) x0[i] = (x[i] - sg * o) / a; /* DDPM eq. 4 solved for x0 */
+        else if (pred == PRED_X0) x0[i] = o;
+        else x0[i] = a * x[i] - sg * o;                   /* Salimans & Ho 2022, sec. 4 */
+    }
+}
+
 void diffusion_to_output(const Schedule *s, float *out, const float *eps, const float *x,
                          double a, double sg, size_t n)
 {

@@ -65,6 +65,10 @@ double diffusion_loss(float *dout, double *per_image, const float *out, const fl
  * Outputs may alias out but not x. */
 void diffusion_from_output(const Schedule *s, float *eps, float *x0, float *score,
                            const float *out, const float *x, double a, double sg, size_t n);
+/* The x0-hat of diffusion_from_output for a vp model, in double from a double state x
+ * (the variational bound, core/nll.h, keeps every term in double). */
+void diffusion_x0_hat_d(const Schedule *s, double *x0, const float *out, const double *x,
+                        double a, double sg, size_t n);
 /* The inverse: the raw output of the configured prediction that corresponds to eps-hat at
  * state x (for analytic "networks" and tests). out may alias eps. */
 void diffusion_to_output(const Schedule *s, float *out, const float *eps, const float *x,

@@ -108,6 +108,14 @@ float rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t pos)
     return u32_to_open01(out[pos & 3]);
 }
 
+uint64_t rng_mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 void rng_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream)
 {
     Rng r;

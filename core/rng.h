@@ -34,6 +34,10 @@ uint32_t rng_below(Rng *r, uint32_t n);
 /* Stateless helpers for one value at a counter position of a stream. */
 float rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t pos);
 
+/* splitmix64's finaliser: a fixed bijective mix of a seed (with a user's tag xor-ed in), so
+ * that each user of one seed gets its own Philox key. */
+uint64_t rng_mix64(uint64_t z);
+
 /* Deterministic permutation of [0,n) from (seed, stream): Fisher-Yates driven by rng. */
 void rng_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream);
 

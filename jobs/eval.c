@@ -29,12 +29,15 @@
 
 #include "core/common.h"
 #include "core/metrics.h"
+#include "core/netslots.h"
+#include "core/nll.h"
 #include "core/strbuf.h"
 #include "io/dataset.h"
 #include "io/features.h"
 #include "io/fsio.h"
 #include "io/h5.h"
 #include "io/json.h"
+#include "io/model_load.h"
 #include "io/plot.h"
 #include "io/samples.h"
 #include "io/stats.h"
@@ -44,16 +47,19 @@
 #include "mpi/fid.h"
 #include "mpi/featpass.h"
 #include "mpi/model_bcast.h"
+#include "mpi/nllpass.h"
 #include "mpi/pairwise.h"
 
 #define REF_FEATURES_CAP 10000  /* reference feature rows kept for KID and P/R */
 #define PROGRESS_EVERY 10.0     /* seconds between progress lines */
 
-enum { M_FID = 1, M_KID = 2, M_IS = 4, M_PR = 8 };
+enum { M_FID = 1, M_KID = 2, M_IS = 4, M_PR = 8, M_NLL = 16 };
 
 static const char SYNOPSIS[] =
     "--samples FILE.h5 --ref REF.h5 [--features SPEC] [--metrics fid,kid,is,pr] [options]\n"
-    "       ddm eval --task accuracy --features classifier:CKPT --ref TEST.h5";
+    "       ddm eval --task accuracy --features classifier:CKPT --ref TEST.h5\n"
+    "       ddm eval --metrics nll --model CKPT.h5|RUN_DIR --data DATA.h5 [--nll-steps K] "
+    "[--nll-var beta|beta_tilde|both] [--max-n N]";
 static const char DESCRIPTION[] =
     "Score the finished samples (done=1) of each sampler group of FILE.h5 against a\n"
     "reference: a dataset file (from 'ddm prep') or a stats file (a cache written by this\n"
@@ -81,12 +87,28 @@ static const char DESCRIPTION[] =
     "feature rows of up to --ref-features reference images (evenly spread) for KID and P/R.\n"
     "One JSON line per group is printed and appended to --out; a file of several groups (a\n"
     "sweep) also gets a Markdown and CSV table and a plot of FID against NFE (gnuplot).\n"
-    "--task accuracy prints the accuracy of a classifier on a labeled dataset (--ref).";
+    "--task accuracy prints the accuracy of a classifier on a labeled dataset (--ref).\n"
+    "--metrics nll (alone) scores a vp diffusion model (--model) on a dataset (--data, images\n"
+    "of the model's shape; pixels u8/127.5 - 1) with its variational bound, the negative ELBO\n"
+    "of Ho et al. 2020 eq. 5, in bits per dimension (nats / (C*H*W ln 2)):\n"
+    "  L_T (analytic) + the KL terms t = 2..T (x_t drawn once per image and step from the\n"
+    "  image's own noise stream, keyed by --seed, image index and t) + L_0 (the discretized\n"
+    "  Gaussian decoder: bins of 2/255, edge bins open, tails from libm's erfc),\n"
+    "with the reverse variance beta_t and/or beta~_t (--nll-var; L_0 uses beta~_2 for both,\n"
+    "as Ho et al.'s code). Printed: the mean and its standard error over the images, the\n"
+    "split of the terms, the cost. The bound costs K network evaluations an image (K =\n"
+    "--nll-steps, default T); K < T is an ESTIMATE, not the bound: t = 1 (L_0) and K-1 evenly\n"
+    "spaced steps, each standing for a stretch of consecutive KL terms, scaled by its length\n"
+    "(low for a trained model: its largest KL terms are at the first few steps). A\n"
+    "class-conditional model is scored under the null label (unconditionally). The numbers\n"
+    "do not depend on the ranks, threads or --batch. ve models have no such bound here.";
 
 typedef struct {
     char *samples, *ref, *features, *metrics, *group, *out, *table, *plot, *npz, *task;
+    char *model, *data, *nll_var, *nll_dump;
     long max_n, ref_features, seed;
     int kid_subsets, kid_subset_size, threads, allow_partial, no_cache, verbose;
+    int nll_steps, nll_clip, batch;
     double ema;
 } EvalArgs;
 
@@ -101,10 +123,13 @@ static int parse_metrics(const char *spec, int *mask)
         else if (!strcmp(t, "is")) *mask |= M_IS;
         else if (!strcmp(t, "pr")) *mask |= M_PR;
         else if (!strcmp(t, "all")) *mask |= M_FID | M_KID | M_IS | M_PR;
-        else ddm_die("--metrics %s: unknown metric '%s' (known: fid, kid, is, pr, all)", spec, t);
+        else if (!strcmp(t, "nll")) *mask |= M_NLL;
+        else ddm_die("--metrics %s: unknown metric '%s' (known: fid, kid, is, pr, all, nll)", spec, t);
     }
     free(s);
-    if (!*mask) ddm_die("--metrics '%s': names no metric (known: fid, kid, is, pr)", spec);
+    if (!*mask) ddm_die("--metrics '%s': names no metric (known: fid, kid, is, pr, nll)", spec);
+    if ((*mask & M_NLL) && *mask != M_NLL)
+        ddm_die("--metrics %s: nll goes alone (it scores a model on data; the others score samples)", spec);
     return *mask;
 }
 
@@ -390,6 +415,236 @@ static int run_accuracy(const EvalArgs *a, FeatExtractor *e)
     return 0;
 }
 
+/* ---------------------------------------------------------------- --metrics nll */
+
+enum { NLL_VAR_BETA = 1, NLL_VAR_TILDE = 2 };
+
+/* mean and standard error of x[0..n) (NaN error for n < 2), summed in index order */
+static void mean_se(const double *x, int64_t n, double *mean, double *se)
+{
+    double s = 0, v = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    *mean = s / (double)n;
+    for (int64_t i = 0; i < n; i++) v += (x[i] - *mean) * (x[i] - *mean);
+    *se = n > 1 ? sqrt(v / (double)(n - 1) / (double)n) : NAN;
+}
+
+typedef struct {
+    double bpd[2], se[2];                 /* beta, beta~ */
+    double prior, kl[2], decoder;         /* mean terms, bits/dim */
+} NllSummary;
+
+static void nll_summarize(NllSummary *o, const double *terms, int64_t n, size_t D)
+{
+    double *v = xmalloc(sizeof(double) * (size_t)n);
+    const int kl[2] = {NLL_KL_BETA, NLL_KL_TILDE};
+    for (int c = 0; c < 2; c++) {
+        for (int64_t i = 0; i < n; i++) {
+            const double *t = terms + (size_t)i * NLL_NTERMS;
+            v[i] = nll_bits_per_dim(t[NLL_PRIOR] + t[kl[c]] + t[NLL_DECODER], D);
+        }
+        mean_se(v, n, &o->bpd[c], &o->se[c]);
+    }
+    double *m[4] = {&o->prior, &o->kl[0], &o->kl[1], &o->decoder}, unused;
+    const int which[4] = {NLL_PRIOR, NLL_KL_BETA, NLL_KL_TILDE, NLL_DECODER};
+    for (int k = 0; k < 4; k++) {
+        for (int64_t i = 0; i < n; i++) v[i] = nll_bits_per_dim(terms[(size_t)i * NLL_NTERMS + which[k]], D);
+        mean_se(v, n, m[k], &unused);
+    }
+    free(v);
+}
+
+static int run_nll(const EvalArgs *a)
+{
+    const int root = dist_is_root();
+    int var = NLL_VAR_BETA | NLL_VAR_TILDE;
+    if (a->nll_var && !strcmp(a->nll_var, "beta")) var = NLL_VAR_BETA;
+    else if (a->nll_var && !strcmp(a->nll_var, "beta_tilde")) var = NLL_VAR_TILDE;
+    else if (a->nll_var && strcmp(a->nll_var, "both"))
+        ddm_die("--nll-var %s: want beta, beta_tilde or both", a->nll_var);
+    if (!a->model) ddm_die("--metrics nll needs --model CKPT.h5|RUN_DIR (the diffusion model to score)");
+    if (!a->data) ddm_die("--metrics nll needs --data DATA.h5 (a dataset file from ddm prep)");
+    if (a->samples || a->ref || a->features || a->task || a->group)
+        ddm_die("--metrics nll scores --model on --data: --samples, --ref, --features, --task and --group "
+                "are not used");
+    if (a->batch < 0) ddm_die("--batch %d: must be >= 1", a->batch);
+    if (a->out) {
+        fsio_refuse_overwrite("ddm eval", a->out, a->data, "the --data file");
+        fsio_refuse_overwrite("ddm eval", a->out, a->model, "the --model file");
+    }
+    const double ema = a->ema > 0 ? a->ema : 0;
+    if (a->ema != -1 && !(a->ema > 0 && a->ema < 1)) ddm_die("--ema %g: want a rate in (0,1), e.g. 0.999", a->ema);
+    ModelLoadOptions mo = {"ema", ema, TASK_DIFFUSION, "ddm eval", 0};
+    int64_t n = 0;
+    if (root) { /* every check on rank 0 first, then the others start */
+        ModelLoadOptions mc = mo;
+        mc.no_weights = 1;
+        mc.who = NULL;
+        LoadedModel m;
+        model_load(&m, a->model, &mc);
+        if (m.sched.process != PROC_VP)
+            ddm_die("%s: a ve model: the variational bound (--metrics nll) is for vp models only (the discrete "
+                    "DDPM chain)", m.path);
+        NllPlan plan;
+        char err[256];
+        const int T = m.sched.timesteps;
+        if (nll_plan_init(&plan, T, a->nll_steps != -1 ? a->nll_steps : T, err, sizeof err))
+            ddm_die("--nll-steps %d: %s", a->nll_steps, err);
+        nll_plan_free(&plan);
+        DatasetFile ds;
+        dataset_open(&ds, a->data);
+        const UNetConfig *uc = &m.unet;
+        if (ds.c != uc->in_ch || ds.h != uc->image_size || ds.w != uc->image_size)
+            ddm_die("%s: images are %dx%dx%d (CxHxW); the model %s takes %dx%dx%d (ddm prep --pad/--resize)", a->data,
+                    ds.c, ds.h, ds.w, m.path, uc->in_ch, uc->image_size, uc->image_size);
+        if (uc->cond_ch > 0)
+            ddm_die("%s: a model conditioned on an image (SR3, model.cond_channels): its bound needs the condition "
+                    "images; --metrics nll scores unconditioned models", m.path);
+        if (ds.n == 0) ddm_die("%s: holds no images", a->data);
+        dataset_close(&ds);
+        model_load_free(&m);
+        fflush(stdout);
+        dist_root_first_release(1);
+    }
+    LoadedModel m;
+    model_bcast_load(&m, a->model, &mo);
+    Schedule s;
+    sched_init(&s, &m.sched);
+    NllPlan plan;
+    nll_plan_init(&plan, s.n, a->nll_steps != -1 ? a->nll_steps : s.n, NULL, 0);
+    {
+        DatasetFile ds;
+        dataset_open(&ds, a->data);
+        n = a->max_n > 0 && a->max_n < (long)ds.n ? a->max_n : (int64_t)ds.n;
+        dataset_close(&ds);
+    }
+    const int threads = ddm_threads();
+    const int batch = a->batch > 0 ? a->batch : NETSLOTS_WIDTH * threads;
+    NetSlots slots;
+    netslots_init(&slots, &m.unet, m.weights, threads);
+    free(m.weights);
+    m.weights = NULL;
+    Denoiser den;
+    netslots_denoiser(&den, &slots, &s);
+    const size_t D = slots.D;
+    char wword[64];
+    model_load_weights_word(&m, wword, sizeof wword);
+    const int estimate = plan.n < s.n;
+    if (root) {
+        printf("eval: nll of %s (step %lld, %s weights, %s, %s schedule, T = %d) on %s: %lld images of %dx%dx%d\n",
+               m.path, (long long)m.step, wword, sched_pred_name(s.cfg.prediction), sched_kind_name(s.cfg.schedule),
+               s.n, a->data, (long long)n, m.unet.in_ch, m.unet.image_size, m.unet.image_size);
+        if (estimate)
+            printf("eval: nll: %d of %d steps: t = 1 and %d step%s each standing for ~%.1f KL terms: an ESTIMATE "
+                   "of the bound\n", plan.n, s.n, plan.n - 1, plan.n > 2 ? "s" : "", (double)(s.n - 1) / (plan.n - 1));
+        else
+            printf("eval: nll: every step t = 1..%d (the bound itself)\n", s.n);
+        printf("eval: nll: %lld network evaluations; seed %ld%s; %d rank%s x %d thread%s, batch %d\n",
+               (long long)n * plan.n, a->seed, a->nll_clip ? ", x0 clipped to [-1,1]" : "", dist_size(),
+               dist_size() == 1 ? "" : "s", threads, threads == 1 ? "" : "s", batch);
+        fflush(stdout);
+    }
+    NllPass p = {a->data, n, &s, &plan, &den, a->nll_clip, (uint64_t)a->seed, batch, PROGRESS_EVERY,
+                 a->nll_dump, m.path, wword};
+    NllPassResult r;
+    nllpass_run(&p, &r);
+    if (root) {
+        NllSummary o;
+        nll_summarize(&o, r.terms, n, D);
+        const char *nm[2] = {"beta", "beta~"};
+        char line[512];
+        int off = snprintf(line, sizeof line, "eval: nll: bits/dim");
+        for (int c = 1; c >= 0; c--)
+            if (var & (c ? NLL_VAR_TILDE : NLL_VAR_BETA))
+                off += snprintf(line + off, sizeof line - (size_t)off, "  %s %.6f +- %.6f", c ? "beta~" : "beta",
+                                o.bpd[c], o.se[c]);
+        printf("%s  (mean +- standard error over %lld images%s)\n", line, (long long)n, estimate ? "; estimate" : "");
+        off = snprintf(line, sizeof line, "eval: nll: terms (bits/dim): L_T %.6g", o.prior);
+        for (int c = 1; c >= 0; c--)
+            if (var & (c ? NLL_VAR_TILDE : NLL_VAR_BETA))
+                off += snprintf(line + off, sizeof line - (size_t)off, "  KL terms (%s) %.6f", nm[c], o.kl[c]);
+        printf("%s  L_0 %.6f\n", line, o.decoder);
+        printf("eval: nll: cost %lld network evaluations (%d an image), %.1f s, %.3f images/s, %.1f evaluations/s\n",
+               (long long)r.nfe, plan.n, r.seconds, r.seconds > 0 ? n / r.seconds : 0,
+               r.seconds > 0 ? r.nfe / r.seconds : 0);
+        if (a->nll_dump) printf("eval: nll: wrote %s (test dump)\n", a->nll_dump);
+        JsonLine j;
+        json_begin(&j);
+        json_str(&j, "metric", "nll");
+        json_str(&j, "data", a->data);
+        json_str(&j, "model", m.path);
+        json_int(&j, "model_step", m.step);
+        json_str(&j, "weights", wword);
+        json_int(&j, "n", n);
+        json_int(&j, "dims", (long long)D);
+        json_int(&j, "T", s.n);
+        json_int(&j, "nll_steps", plan.n);
+        json_bool(&j, "estimate", estimate);
+        json_str(&j, "nll_var", var == 3 ? "both" : var == NLL_VAR_BETA ? "beta" : "beta_tilde");
+        json_bool(&j, "clip", a->nll_clip);
+        json_int(&j, "seed", a->seed);
+        const double keep_b = (var & NLL_VAR_BETA) ? 1 : NAN, keep_t = (var & NLL_VAR_TILDE) ? 1 : NAN;
+        json_num(&j, "bpd_beta", "%.17g", o.bpd[0] * keep_b);
+        json_num(&j, "bpd_beta_se", "%.17g", o.se[0] * keep_b);
+        json_num(&j, "bpd_beta_tilde", "%.17g", o.bpd[1] * keep_t);
+        json_num(&j, "bpd_beta_tilde_se", "%.17g", o.se[1] * keep_t);
+        json_num(&j, "prior_bpd", "%.17g", o.prior);
+        json_num(&j, "kl_beta_bpd", "%.17g", o.kl[0] * keep_b);
+        json_num(&j, "kl_beta_tilde_bpd", "%.17g", o.kl[1] * keep_t);
+        json_num(&j, "decoder_bpd", "%.17g", o.decoder);
+        json_int(&j, "nfe", r.nfe);
+        json_int(&j, "nfe_per_image", plan.n);
+        json_num(&j, "seconds", "%.3f", r.seconds);
+        json_num(&j, "images_per_s", "%.4g", r.seconds > 0 ? n / r.seconds : NAN);
+        json_int(&j, "ranks", dist_size());
+        json_int(&j, "threads", threads);
+        json_int(&j, "batch", batch);
+        json_end(&j);
+        printf("%s\n", j.b.s);
+        char *out = a->out ? xstrdup(a->out) : NULL;
+        if (!out) {
+            char *d = fsio_dir_of(a->data);
+            out = strbuf_printf("%s/results.jsonl", d);
+            free(d);
+        }
+        fsio_append_line(out, j.b.s);
+        printf("eval: results appended to %s\n", out);
+        json_free(&j);
+        free(out);
+        if (a->table) {
+            StrBuf md, csv;
+            strbuf_init(&md);
+            strbuf_init(&csv);
+            strbuf_add(&md, "| model | data | n | steps | bits/dim (beta~) | bits/dim (beta) | L_T | KL terms (beta~) | "
+                            "KL terms (beta) | L_0 | NFE | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            strbuf_add(&md, "| %s | %s | %lld | %d of %d | %.4f +- %.4f | %.4f +- %.4f | %.3g | %.4f | %.4f | %.4f | %lld | "
+                       "%.1f |\n", m.path, a->data, (long long)n, plan.n, s.n, o.bpd[1], o.se[1], o.bpd[0], o.se[0],
+                       o.prior, o.kl[1], o.kl[0], o.decoder, (long long)r.nfe, r.seconds);
+            strbuf_add(&csv, "model,data,n,steps,T,bpd_beta_tilde,bpd_beta_tilde_se,bpd_beta,bpd_beta_se,prior_bpd,"
+                             "kl_beta_tilde_bpd,kl_beta_bpd,decoder_bpd,nfe,seconds\n");
+            strbuf_add(&csv, "%s,%s,%lld,%d,%d,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%lld,%.3f\n", m.path,
+                       a->data, (long long)n, plan.n, s.n, o.bpd[1], o.se[1], o.bpd[0], o.se[0], o.prior, o.kl[1],
+                       o.kl[0], o.decoder, (long long)r.nfe, r.seconds);
+            char *mdp = strbuf_printf("%s.md", a->table), *csvp = strbuf_printf("%s.csv", a->table);
+            fsio_write_atomic(mdp, md.s, md.n);
+            fsio_write_atomic(csvp, csv.s, csv.n);
+            printf("eval: table: %s, %s\n", mdp, csvp);
+            free(mdp);
+            free(csvp);
+            strbuf_free(&md);
+            strbuf_free(&csv);
+        }
+        fflush(stdout);
+    }
+    nllpass_result_free(&r);
+    denoiser_free(&den);
+    netslots_free(&slots);
+    nll_plan_free(&plan);
+    sched_free(&s);
+    model_load_free(&m);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the job */
 
 /* Rank 0's checks of the samples side: the groups to evaluate, each finished enough. */
@@ -433,27 +688,35 @@ int job_eval(int argc, char **argv)
     a.ema = -1;
     a.kid_subsets = KID_SUBSETS;
     a.kid_subset_size = KID_SUBSET_SIZE;
+    a.nll_steps = -1; /* T */
     const CliOpt opts[] = {
         {"samples", CLI_STR, &a.samples, "FILE.h5", "samples file made by 'ddm sample' (every group, or --group), or a dataset file (one group 'data')", 0},
-        {"ref", CLI_STR, &a.ref, "REF.h5", "reference: a dataset file, or a stats file written by ddm eval", 1},
+        {"ref", CLI_STR, &a.ref, "REF.h5", "reference: a dataset file, or a stats file written by ddm eval (required, except for --metrics nll)", 0},
         {"features", CLI_STR, &a.features, "SPEC", "classifier:CKPT.h5|RUN_DIR, pixels or inception:WEIGHTS.h5 (default pixels)", 0},
-        {"metrics", CLI_STR, &a.metrics, "LIST", "comma list of fid,kid,is,pr (default: all the extractor allows; is needs the classifier)", 0},
+        {"metrics", CLI_STR, &a.metrics, "LIST", "comma list of fid,kid,is,pr (default: all the extractor allows; is needs the classifier), or nll alone (see above)", 0},
         {"group", CLI_STR, &a.group, "NAME[,NAME]", "evaluate only these sampler groups (default: every group)", 0},
-        {"out", CLI_STR, &a.out, "FILE.jsonl", "append one JSON line per group (default: results.jsonl beside the samples file)", 0},
-        {"table", CLI_STR, &a.table, "PREFIX", "sweep table PREFIX.md and PREFIX.csv (default: SAMPLES-eval beside the samples file; written for several groups)", 0},
+        {"out", CLI_STR, &a.out, "FILE.jsonl", "append one JSON line per group (default: results.jsonl beside the samples file; nll: beside the --data file)", 0},
+        {"table", CLI_STR, &a.table, "PREFIX", "sweep table PREFIX.md and PREFIX.csv (default: SAMPLES-eval beside the samples file; written for several groups; nll: a one-row table, only when given)", 0},
         {"plot", CLI_STR, &a.plot, "FILE.png", "plot of FID against NFE (default: PREFIX.png; written for several groups; needs gnuplot)", 0},
         {"npz", CLI_STR, &a.npz, "FILE.npz", "also write the samples' mu/sigma as pytorch-fid's .npz (several groups: FILE-GROUP.npz)", 0},
-        {"max-n", CLI_LONG, &a.max_n, "N", "use at most the first N finished samples, and at most N reference feature rows for KID and P/R (default 0 = all)", 0},
+        {"max-n", CLI_LONG, &a.max_n, "N", "use at most the first N finished samples, and at most N reference feature rows for KID and P/R; nll: the first N images of --data (default 0 = all)", 0},
         {"ref-features", CLI_LONG, &a.ref_features, "N", "reference feature rows kept in the cache for KID and P/R, evenly spread (default 10000)", 0},
         {"kid-subsets", CLI_INT, &a.kid_subsets, "N", "KID: number of subsets (default 100)", 0},
         {"kid-subset-size", CLI_INT, &a.kid_subset_size, "M", "KID: rows per subset, capped at the set sizes (default 1000)", 0},
-        {"seed", CLI_LONG, &a.seed, "S", "KID: seed of the subset draws (default 0)", 0},
-        {"ema", CLI_DOUBLE, &a.ema, "RATE", "classifier: use the EMA weights of this rate (default: the trained weights /model, or the EMA copy of a slim checkpoint)", 0},
+        {"seed", CLI_LONG, &a.seed, "S", "KID: seed of the subset draws; nll: of the noise streams (default 0)", 0},
+        {"ema", CLI_DOUBLE, &a.ema, "RATE", "classifier: use the EMA weights of this rate (default: the trained weights /model, or the EMA copy of a slim checkpoint); nll model: this EMA copy (default: as ddm sample, the first rate of train.ema present, else the largest, else the raw weights)", 0},
         {"allow-partial", CLI_FLAG, &a.allow_partial, NULL, "score the finished rows of an unfinished samples file", 0},
         {"no-cache", CLI_FLAG, &a.no_cache, NULL, "neither read nor write the reference statistics cache", 0},
         {"threads", CLI_INT, &a.threads, "T", "threads per rank (default 0 = OMP_NUM_THREADS, else all the rank has)", 0},
         {"task", CLI_STR, &a.task, "NAME", "score (default) or accuracy (classifier accuracy on the labeled --ref)", 0},
         {"verbose", CLI_FLAG, &a.verbose, NULL, "more detail (FID terms, timings)", 0},
+        {"model", CLI_STR, &a.model, "CKPT.h5|RUN_DIR", "nll: the diffusion model (vp), a checkpoint or a run folder (its newest checkpoint)", 0},
+        {"data", CLI_STR, &a.data, "DATA.h5", "nll: the dataset to score (ddm prep; uint8 images of the model's shape)", 0},
+        {"nll-steps", CLI_INT, &a.nll_steps, "K", "nll: network evaluations per image, 2..T: t = 1 and K-1 steps standing for stretches of KL terms; K < T is an estimate of the bound (default T: the bound itself)", 0},
+        {"nll-var", CLI_STR, &a.nll_var, "beta|beta_tilde|both", "nll: the reverse process variance sigma_t^2 reported (default both)", 0},
+        {"nll-clip", CLI_FLAG, &a.nll_clip, NULL, "nll: clip the network's x0 to [-1,1] before the means (improved-diffusion's clip_denoised; default off)", 0},
+        {"batch", CLI_INT, &a.batch, "N", "nll: images per network batch (default 8 x threads; the numbers do not depend on it)", 0},
+        {"nll-dump", CLI_STR, &a.nll_dump, "FILE.h5", "nll, for tests (tests/ref/nll_ref.py): write every image's noise and network output at every step and its terms (N x K x C*H*W floats twice: small runs only)", 0},
         {NULL, 0, NULL, NULL, NULL, 0},
     };
     /* rank 0 parses and checks first; the others follow once it has not died */
@@ -472,12 +735,20 @@ int job_eval(int argc, char **argv)
         fsio_refuse_overwrite("ddm eval", a.out, a.samples, "the --samples file");
         fsio_refuse_overwrite("ddm eval", a.out, a.ref, "the --ref file");
     }
+    int mask = 0;
+    if (a.metrics) parse_metrics(a.metrics, &mask);
+    if (mask & M_NLL) {
+        int rc = run_nll(&a);
+        dist_finalize();
+        return rc;
+    }
+    if (a.model || a.data || a.nll_steps != -1 || a.nll_var || a.nll_clip || a.batch || a.nll_dump)
+        ddm_die("--model, --data, --batch and --nll-* go with --metrics nll");
+    if (!a.ref) ddm_die("--ref REF.h5 is required (see 'ddm eval --help')");
     if (a.ref_features < 0) ddm_die("--ref-features must be >= 0, not %ld", a.ref_features);
     if (a.kid_subsets < 1) ddm_die("--kid-subsets must be >= 1, not %d", a.kid_subsets);
     if (a.kid_subset_size < 2) ddm_die("--kid-subset-size must be >= 2, not %d", a.kid_subset_size);
     if (a.max_n > 0 && a.max_n <= PR_K) ddm_die("--max-n %ld: too few rows for the metrics (at least %d)", a.max_n, PR_K + 1);
-    int mask = 0;
-    if (a.metrics) parse_metrics(a.metrics, &mask);
     if (accuracy && !a.features) ddm_die("--task accuracy needs --features classifier:CKPT.h5|RUN_DIR");
     FeatExtractor e;
     features_parse(&e, a.features ? a.features : "pixels", a.ema);

@@ -125,7 +125,8 @@ void dist_bcast_str(char **s)
     (*s)[len] = '\0';
 }
 
-float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal)
+/* rows x (n, w) of elem_size-byte values of type t from every rank, in rank order */
+static void *allgather_rows(const void *x, int64_t n, int w, size_t elem_size, MPI_Datatype t, int64_t *ntotal)
 {
     const int P = g_dist.size;
     long long mine = n;
@@ -136,17 +137,17 @@ float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal)
     long long tot = 0;
     for (int p = 0; p < P; p++) {
         if (all[p] > 2147483647LL || tot > 2147483647LL - all[p])
-            ddm_die("gathering feature rows: %lld rows are more than one MPI call moves", tot + all[p]);
+            ddm_die("gathering rows: %lld rows are more than one MPI call moves", tot + all[p]);
         counts[p] = (int)all[p];
         displs[p] = (int)tot;
         tot += all[p];
     }
-    float *out = xalloc_floats((size_t)(tot > 0 ? tot : 1) * (size_t)w);
+    void *out = xmalloc(elem_size * (size_t)(tot > 0 ? tot : 1) * (size_t)w);
     if (P == 1) {
-        memcpy(out, x, sizeof(float) * (size_t)n * (size_t)w);
+        memcpy(out, x, elem_size * (size_t)n * (size_t)w);
     } else {
         MPI_Datatype row;
-        MPICHECK(MPI_Type_contiguous(w, MPI_FLOAT, &row));
+        MPICHECK(MPI_Type_contiguous(w, t, &row));
         MPICHECK(MPI_Type_commit(&row));
         MPICHECK(MPI_Allgatherv(x, (int)n, row, out, counts, displs, row, g_dist.comm));
         MPICHECK(MPI_Type_free(&row));
@@ -156,6 +157,16 @@ float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal)
     free(displs);
     *ntotal = tot;
     return out;
+}
+
+float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal)
+{
+    return allgather_rows(x, n, w, sizeof(float), MPI_FLOAT, ntotal);
+}
+
+double *dist_allgather_rows_d(const double *x, int64_t n, int w, int64_t *ntotal)
+{
+    return allgather_rows(x, n, w, sizeof(double), MPI_DOUBLE, ntotal);
 }
 
 void dist_check(int ok, const char *fmt, ...)

@@ -42,6 +42,8 @@ void dist_bcast_str(char **s);
 /* Collective: rows x (n, w) of every rank onto every rank, in rank order (malloc'd
  * float block, *ntotal rows). Dies when the total passes what one MPI call moves. */
 float *dist_allgather_rows(const float *x, int64_t n, int w, int64_t *ntotal);
+/* The same for double rows (malloc'd). */
+double *dist_allgather_rows_d(const double *x, int64_t n, int w, int64_t *ntotal);
 
 /* Collective: a decision every rank must share. Every rank passes whether its check
  * passed; when any failed, the lowest failing rank dies with its message (ddm_die: printed
