@@ -108,6 +108,24 @@ PY
 check "train a clean classifier and a 5-class noisy one" bash -c "
     $DDM train --data '$D' --config tiny.ini --task classifier --set train.max_steps=2 --out clean >/dev/null &&
     $DDM train --data fm5.h5 --config tiny.ini --task noisy-classifier --set model.num_classes=5 --set train.max_steps=2 --out nc5 >/dev/null"
+# plug-and-play priors (sampler pnp): the clean classifier as the constraint, on the farm
+P() { $DDM sample --ckpt vp --sampler pnp --steps 8 "$@"; }
+check "pnp with the clean classifier's log p(y|x), 1 rank" P --out p1.h5 --seeds 0-11 --class-per-seed --prior-classifier clean --classifier-scale 3
+check "the same on 2 ranks, batch 4" mpirun2 2 $DDM sample --ckpt vp --sampler pnp --steps 8 --out p2.h5 --seeds 0-11 --class-per-seed --prior-classifier clean --classifier-scale 3 --batch 4
+check "pnp: 1 rank == 2 ranks, bitwise; the settings name the clean classifier" bash -c "
+    h5diff p1.h5 p2.h5 /pnp-8-cg3/images /pnp-8-cg3/images &&
+    h5dump -a /pnp-8-cg3/settings p1.h5 | grep -q 'lr=0.2 t_start=0.7 t_end=0.02 prior_weight=sigma .*classifier=.*clean'"
+$DDM prep --from mask:centre,1 --out centre.h5 >/dev/null
+$DDM prep --from fashion-mnist --split test --pad 2 --limit 4 --out in.h5 >/dev/null
+check "pnp inpainting: --task repaint --resample 1 (the known pixels as the constraint)" \
+    P --out pi.h5 --seeds 0 --task repaint --resample 1 --input in.h5 --mask centre.h5
+check "pnp inpainting keeps the known pixels byte for byte and fills the centre" "$PYTHON" -c "
+import h5py, numpy as np
+x = h5py.File('in.h5','r')['images'][()]
+f = h5py.File('pi.h5','r'); y = f[list(f)[0]]['images'][()]
+k = np.ones((32, 32), bool); k[8:24, 8:24] = False
+assert (y[:, :, k] == x[:, :, k]).all(); assert (y[:, :, ~k] != x[:, :, ~k]).any()"
+
 bad "the eval classifier (clean images) as the guide" "is a checkpoint of a classifier model .*noisy-classifier" \
     S --out bad.h5 --seeds 0-3 --class 1 --classifier clean --classifier-scale 1
 "$PYTHON" - <<'PY'
@@ -134,4 +152,11 @@ bad "guidance with no class" "needs a class to guide toward: --class K or --clas
 bad "model_class = no with classifier-free guidance" "needs the class in the network: not with model_class = no" \
     S --out bad.h5 --seeds 0-3 --class 1 --classifier nc1 --classifier-scale 1 --guidance 2 --model-class no
 bad "model_class nonsense" "model_class 'maybe': want yes or no" S --out bad.h5 --seeds 0-3 --class 1 --classifier nc1 --model-class maybe
+bad "pnp with classifier-free guidance" "sampler pnp takes no classifier-free guidance" P --out bad.h5 --seeds 0-3 --class 1 --guidance 2
+bad "pnp with a noise-aware classifier" "pnp sampler's constraint log p\(y \| x\) is of clean images" \
+    P --out bad.h5 --seeds 0-3 --class 1 --classifier nc1 --classifier-scale 1
+bad "a clean classifier guiding ddim" "constrains only the pnp sampler" S --out bad.h5 --seeds 0-3 --class 1 --prior-classifier clean --classifier-scale 1
+bad "pnp scale without a classifier" "needs a clean classifier: --prior-classifier" P --out bad.h5 --seeds 0-3 --class 1 --classifier-scale 1
+bad "pnp t_end above t_start" "t_end 0.9 above t_start 0.7" P --out bad.h5 --seeds 0-3 --t-end 0.9
+bad "both classifiers" "--classifier and --prior-classifier exclude each other" S --out bad.h5 --seeds 0-3 --class 1 --classifier nc1 --prior-classifier clean
 summary

@@ -21,6 +21,7 @@
 #include "core/common.h"
 #include "core/denoiser.h"
 #include "core/gmm.h"
+#include "core/netslots.h"
 #include "core/sampler.h"
 #include "core/sched.h"
 #include "io/h5.h"
@@ -252,6 +253,132 @@ static void sampler_case(const char *name, Schedule *s)
     unet_free(probe);
 }
 
+/* ---- plug-and-play priors: the network's gradient (netslots) and the clean classifier */
+
+static double prior_loss(Denoiser *d, const float *x, double tc, const float *noise, float *eps,
+                         float *g, int b, size_t D)
+{
+    denoiser_prior_grad(d, eps, g, x, tc, noise);
+    double l = 0;
+    for (size_t i = 0; i < D; i++) {
+        double e = noise[(size_t)b * D + i] - eps[(size_t)b * D + i];
+        l += e * e;
+    }
+    return l;
+}
+
+static void pnp_grad_case(void)
+{
+    UNetConfig c;
+    unet_config_default(&c);
+    c.ch = 8;
+    c.n_levels = 2;
+    c.ch_mult[0] = 1;
+    c.ch_mult[1] = 2;
+    c.num_res_blocks = 1;
+    c.attn_res[0] = 4;
+    c.groups = 4;
+    c.num_classes = 3;
+    c.image_size = 8;
+    UNet *probe = unet_init(&c, 1, 0);
+    unet_init_weights(probe, 21);
+    Schedule s;
+    test_sched_vp(&s, PRED_EPS);
+    enum { B = 5, D = 64 };
+    float x[B * D], z[B * D], eps[B * D], g[B * D], e1[B * D], g1[B * D];
+    uint64_t seeds[B] = {3, 11, 4, 12, 7};
+    int lab[B] = {0, 1, 2, 3, 1};
+    test_fill_uniform(x, B * D, -1, 1, 41);
+    test_fill_uniform(z, B * D, -2, 2, 42);
+    NetSlots ns;
+    netslots_init(&ns, &c, unet_params(probe), 2);
+    Denoiser d;
+    netslots_denoiser(&d, &ns, &s);
+    denoiser_begin(&d, seeds, lab, 0, B);
+    denoiser_prior_grad(&d, eps, g, x, 250.0, z);
+    /* the output is the network's, bitwise */
+    float out[B * D], tcv[B] = {250, 250, 250, 250, 250};
+    d.fn(d.ctx, out, x, tcv, lab, B);
+    int same_out = memcmp(out, eps, sizeof out) == 0;
+    /* central differences of ||z - eps(x)||^2 */
+    const float h = 1e-2f;
+    int ok = 1;
+    double worst = 0;
+    for (int k = 0; k < 10; k++) {
+        const int i = (int)(((unsigned)k * 2654435761u) % (B * D)), b = i / D;
+        float keep = x[i];
+        x[i] = keep + h;
+        double lp = prior_loss(&d, x, 250.0, z, e1, g1, b, D);
+        x[i] = keep - h;
+        double lm = prior_loss(&d, x, 250.0, z, e1, g1, b, D);
+        x[i] = keep;
+        double fd = (lp - lm) / (2.0 * h), an = g[i];
+        if (fabs(fd - an) > 3e-3 + 3e-2 * fabs(an)) ok = 0;
+        worst = fmax(worst, fabs(fd - an));
+    }
+    check(ok && same_out, "pnp prior term: d/dx ||eps - eps_theta(x)||^2 through the U-Net (8-image "
+          "slots, 2 threads) vs central differences at 10 coordinates: max|diff| %.2g (atol 3e-3 "
+          "rtol 3e-2); its output == the network's, bitwise", worst);
+    /* alone (1 thread) == in the batch */
+    NetSlots ns1;
+    netslots_init(&ns1, &c, unet_params(probe), 1);
+    Denoiser d1;
+    netslots_denoiser(&d1, &ns1, &s);
+    int same = 1;
+    for (int b = 0; b < B; b++) {
+        denoiser_begin(&d1, seeds + b, lab + b, 0, 1);
+        denoiser_prior_grad(&d1, e1, g1, x + (size_t)b * D, 250.0, z + (size_t)b * D);
+        same &= memcmp(g1, g + (size_t)b * D, sizeof(float) * D) == 0;
+    }
+    check(same, "pnp prior gradient of each image alone (1 thread) == in a batch of 5 on 2 threads, "
+          "bitwise");
+    denoiser_free(&d1);
+    netslots_free(&ns1);
+    denoiser_free(&d);
+    netslots_free(&ns);
+
+    /* the clean classifier's grad log p(y | x) vs central differences */
+    ClassifierConfig cc;
+    classifier_config_default(&cc);
+    cc.image_size = 8;
+    cc.ch = 8;
+    cc.groups = 4;
+    cc.feat_dim = 16;
+    cc.num_classes = 4;
+    Classifier *cl = classifier_init(&cc, 1, 0);
+    classifier_init_weights(cl, 5);
+    ClsClean cg;
+    clsclean_init(&cg, &cc, classifier_params(cl), 2);
+    int tg[B] = {0, 3, 1, 2, 3};
+    float gc[B * D], gb[D];
+    clsclean_grad(&cg, gc, x, NULL, tg, seeds, B);
+    ok = 1;
+    worst = 0;
+    for (int k = 0; k < 10; k++) {
+        const int i = (int)(((unsigned)k * 40503u + 7) % (B * D)), b = i / D;
+        double lpv[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            float keep = x[i], lg[4], pr[4];
+            x[i] = keep + (sgn ? -h : h);
+            classifier_forward(cl, lg, NULL, x + (size_t)b * D, 1);
+            classifier_softmax(pr, lg, 1, 4);
+            lpv[sgn] = log((double)pr[tg[b]]);
+            x[i] = keep;
+        }
+        double fd = (lpv[0] - lpv[1]) / (2.0 * h), an = gc[i];
+        if (fabs(fd - an) > 1e-3 + 3e-2 * fabs(an)) ok = 0;
+        worst = fmax(worst, fabs(fd - an));
+    }
+    clsclean_grad(&cg, gb, x + 2 * D, NULL, tg + 2, seeds + 2, 1);
+    check(ok && memcmp(gb, gc + 2 * D, sizeof gb) == 0,
+          "pnp constraint: the clean classifier's grad_x log p(y | x) vs central differences: "
+          "max|diff| %.2g; an image alone == in the batch, bitwise", worst);
+    clsclean_free(&cg);
+    classifier_free(cl);
+    unet_free(probe);
+    sched_free(&s);
+}
+
 int main(void)
 {
     ddm_set_threads(0);
@@ -273,6 +400,7 @@ int main(void)
     for (int i = 0; i < 6; i++) sampler_case(vp_samplers[i], &vp);
     const char *ve_samplers[] = {"langevin", "pc", "ode"};
     for (int i = 0; i < 3; i++) sampler_case(ve_samplers[i], &ve);
+    pnp_grad_case();
     sched_free(&vp);
     sched_free(&vpx);
     sched_free(&vpv);
