@@ -160,7 +160,7 @@ static void test_config(void)
     SamplerConfig sc;
     char err[256];
     int rc = sampler_config_init(&sc, "euler", err, sizeof err);
-    check(rc == -1 && !strcmp(err, "unknown sampler 'euler'; one of ddpm, ddim, langevin, pc, ode, dpmpp2m, unipc"),
+    check(rc == -1 && !strcmp(err, "unknown sampler 'euler'; one of ddpm, ddim, langevin, pc, ode, dpmpp2m, unipc, pnp"),
           "unknown sampler: '%s'", err);
     Schedule vp, ve;
     test_sched_vp(&vp, PRED_EPS);
