@@ -39,7 +39,8 @@ static int parse_class(SampleSetting *st, const IniEntry *cls, int nc, int ncls,
     if (nc <= 0 && ncls > 0) nc = ncls; /* the classifier's target only */
     if (nc <= 0) {
         snprintf(err, errlen, "%s: the model is unconditional (model.num_classes = 0): it "
-                 "takes no class label", cls->where);
+                 "takes no class label (a noise-aware classifier can guide it toward one: "
+                 "--classifier CKPT --classifier-scale S)", cls->where);
         return -1;
     }
     if (!strcmp(cls->value, "per_seed") || !strcmp(cls->value, "per-seed")) {
@@ -235,7 +236,7 @@ static int setting_build(SampleSetting *st, const char *name, const IniEntry *kv
                  name ? "setting [" : "", name ? name : "", name ? "]: " : "");
         return -1;
     }
-    if (!st->model_class && st->sc.guidance != 0) {
+    if (!st->model_class && m->num_classes > 0 && st->sc.guidance != 0) {
         snprintf(err, errlen, "%s%s%sclassifier-free guidance (guidance %g) needs the class in "
                  "the network: not with model_class = no", name ? "setting [" : "",
                  name ? name : "", name ? "]: " : "", st->sc.guidance);
@@ -384,7 +385,10 @@ void settings_describe(const SampleSetting *st, const Schedule *s, int nc, char 
         snprintf(task, sizeof task, ", task %s", td);
     }
     char cg[160] = "";
-    if (st->cls_scale != 0)
+    if (st->cls_scale != 0 && !strcmp(st->sc.def->name, "pnp"))
+        snprintf(cg, sizeof cg, ", constraint log p(class | x) of the clean classifier x %g",
+                 st->cls_scale);
+    else if (st->cls_scale != 0)
         snprintf(cg, sizeof cg, ", classifier guidance s = %g (+1 classifier gradient a step)",
                  st->cls_scale);
     if (!st->model_class && nc > 0 && st->label_mode != LABELS_NULL)
