@@ -438,6 +438,9 @@ int job_train(int argc, char **argv)
                 json_int(&j, "ranks", P);
                 json_int(&j, "threads", ddm_threads());
                 json_num(&j, "wall_s", "%.3f", wall_before + ddm_now() - t_run0);
+                const char *sj = getenv("SLURM_JOB_ID"), *sr = getenv("SLURM_RESTART_COUNT");
+                if (sj && *sj) json_str(&j, "slurm_job", sj);
+                if (sr && *sr) json_int(&j, "slurm_restarts", atoll(sr));
                 char key[16];
                 for (int q = 0; q < TRAINER_QUARTILES && task != TASK_CLASSIFIER; q++) {
                     snprintf(key, sizeof key, task == TASK_DIFFUSION ? "loss_q%d" : "accuracy_q%d", q + 1);

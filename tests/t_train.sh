@@ -73,6 +73,16 @@ check "the signal checkpoint is not the end ($sigstep < 200)" test "$sigstep" !=
 check "resume after the signal finishes 200 steps" mpirun2 2 $DDM train --data "$D" --config "$TMP/tiny.ini" --out "$TMP/r4" --set train.max_steps=200 --set train.ckpt_every=1000
 mpirun2 2 $DDM train --data "$D" --config "$TMP/tiny.ini" --out "$TMP/r5" --set train.max_steps=200 --set train.ckpt_every=1000 >/dev/null 2>&1
 check "interrupted + resumed == uninterrupted (bit-identical /model)" h5diff "$TMP/r4/ckpt-00000200.h5" "$TMP/r5/ckpt-00000200.h5" /model /model
+# ddm info RUN_DIR (issue 17): the run summed up
+check "ddm info RUN_DIR: task, steps done of max, checkpoints, EMA rates, ETA done" bash -c "
+    $DDM info '$TMP/r4' > '$TMP/info.txt' && grep -q 'task: diffusion U-Net; train.max_steps 200' '$TMP/info.txt' &&
+    grep -q 'progress: step 200 of 200 (100.0%)' '$TMP/info.txt' && grep -q 'ETA done' '$TMP/info.txt' &&
+    grep -qE 'checkpoints: [0-9]+ \(steps .*200\); newest .*ckpt-00000200.h5: step 200' '$TMP/info.txt' &&
+    grep -q 'EMA rates: ' '$TMP/info.txt'"
+check "ddm info of a Slurm-requeued run: its job and requeues, from metrics.jsonl" bash -c "
+    SLURM_JOB_ID=4242 SLURM_RESTART_COUNT=2 $DDM train --data '$D' --config '$TMP/tiny.ini' --out '$TMP/rs' --set train.max_steps=4 --set train.log_every=2 >/dev/null &&
+    $DDM info '$TMP/rs' | grep -q 'Slurm job 4242, requeued 2 times'"
+check_fails "ddm info of a folder that is no run" "a folder without config.ini: not a ddm train run folder" $DDM info "$TMP"
 
 # 5. NaN loss stops with a clear message and keeps the last good checkpoint
 check_fails "a diverging run stops naming the step" "step [0-9]+: the loss is" train --out "$TMP/r6" --set train.lr=1e30 --set train.warmup=0 --set train.grad_clip=0 --set train.ckpt_every=1
