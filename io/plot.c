@@ -65,14 +65,16 @@ static int run_gnuplot(char *gp, char *script, const char *pngtmp, const char *p
 int plot_lines(const char *png, const char *title, const char *xlabel, const char *ylabel, const PlotPoint *pts,
                int n)
 {
-    char *gp = find_gnuplot();
-    if (!gp) {
-        const char *env = getenv("DDM_GNUPLOT");
-        ddm_warn("gnuplot not found (%s%s; Debian: apt-get install gnuplot-nox): no plot written (%s)",
-                 env && *env ? "DDM_GNUPLOT=" : "looked on PATH", env && *env ? env : "", png);
-        return 0;
-    }
-    /* families, in order of first appearance */
+    PlotPanel p = {ylabel, pts, n, 0};
+    return plot_panels(png, title, xlabel, &p, 1);
+}
+
+/* the data of one panel into dat (gnuplot index base..), its plot command into sc;
+ * returns its line count */
+static int panel(StrBuf *dat, StrBuf *sc, const char *datp, const PlotPanel *pp, int base)
+{
+    const PlotPoint *pts = pp->pts;
+    const int n = pp->n;
     const char **fam = xcalloc((size_t)n + 1, sizeof(char *));
     int nf = 0;
     for (int i = 0; i < n; i++) {
@@ -80,9 +82,6 @@ int plot_lines(const char *png, const char *title, const char *xlabel, const cha
         while (f < nf && strcmp(fam[f], pts[i].family)) f++;
         if (f == nf) fam[nf++] = pts[i].family;
     }
-    StrBuf dat, sc;
-    strbuf_init(&dat);
-    strbuf_init(&sc);
     const PlotPoint **line = xmalloc(sizeof(PlotPoint *) * (size_t)(n + 1));
     double minx = 0, maxx = 0;
     for (int f = 0; f < nf; f++) {
@@ -90,36 +89,67 @@ int plot_lines(const char *png, const char *title, const char *xlabel, const cha
         for (int i = 0; i < n; i++)
             if (!strcmp(pts[i].family, fam[f]) && isfinite(pts[i].y)) line[np++] = &pts[i];
         qsort(line, (size_t)np, sizeof *line, cmp_x);
-        strbuf_add(&dat, "# %s\n", fam[f]);
+        strbuf_add(dat, "# %s\n", fam[f]);
         for (int j = 0; j < np; j++) {
-            strbuf_add(&dat, "%.10g %.10g\n", line[j]->x, line[j]->y);
+            strbuf_add(dat, "%.10g %.10g\n", line[j]->x, line[j]->y);
             if (minx == 0 || line[j]->x < minx) minx = line[j]->x;
             if (line[j]->x > maxx) maxx = line[j]->x;
         }
-        strbuf_add(&dat, "\n\n");
+        strbuf_add(dat, "\n\n");
     }
+    strbuf_add(sc, "set ylabel ");
+    gp_str(sc, pp->ylabel);
+    strbuf_add(sc, "\n");
+    if (!pp->linear_x && minx > 0 && maxx >= 8 * minx) strbuf_add(sc, "set logscale x 2\n");
+    else strbuf_add(sc, "unset logscale x\n");
+    if (pp->linear_x) strbuf_add(sc, "set offsets 0, 0, graph 0.05, 0\nset xrange [0:*]\n");
+    strbuf_add(sc, "plot ");
+    for (int f = 0; f < nf; f++) {
+        strbuf_add(sc, "%s", f ? ", " : "");
+        gp_str(sc, datp);
+        strbuf_add(sc, " index %d using 1:2 with %s title ", base + f,
+                   pp->linear_x ? "lines lw 2" : "linespoints lw 2 pt 7");
+        gp_str(sc, fam[f]);
+    }
+    strbuf_add(sc, "\n");
+    free(line);
+    free(fam);
+    return nf;
+}
+
+int plot_panels(const char *png, const char *title, const char *xlabel, const PlotPanel *panels,
+                int npanels)
+{
+    char *gp = find_gnuplot();
+    if (!gp) {
+        const char *env = getenv("DDM_GNUPLOT");
+        ddm_warn("gnuplot not found (%s%s; Debian: apt-get install gnuplot-nox): no plot written (%s)",
+                 env && *env ? "DDM_GNUPLOT=" : "looked on PATH", env && *env ? env : "", png);
+        return 0;
+    }
+    StrBuf dat, sc;
+    strbuf_init(&dat);
+    strbuf_init(&sc);
     char *datp = fsio_tmp_name(png), *scp = strbuf_printf("%s.gp", datp), *pngtmp = strbuf_printf("%s.png", datp);
     fsio_track_created(pngtmp);
-    strbuf_add(&sc, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 900,560 noenhanced } "
-                    "else { set terminal png size 900,560 noenhanced }\n");
+    const int h = npanels > 1 ? 300 * npanels : 560;
+    strbuf_add(&sc, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 900,%d noenhanced } "
+                    "else { set terminal png size 900,%d noenhanced }\n", h, h);
     strbuf_add(&sc, "set output ");
     gp_str(&sc, pngtmp);
-    strbuf_add(&sc, "\nset title ");
-    gp_str(&sc, title);
+    if (npanels > 1) {
+        strbuf_add(&sc, "\nset multiplot layout %d,1 title ", npanels);
+        gp_str(&sc, title);
+    } else {
+        strbuf_add(&sc, "\nset title ");
+        gp_str(&sc, title);
+    }
     strbuf_add(&sc, "\nset xlabel ");
     gp_str(&sc, xlabel);
-    strbuf_add(&sc, "\nset ylabel ");
-    gp_str(&sc, ylabel);
     strbuf_add(&sc, "\nset grid\nset key top right\nset yrange [0:*]\nset offsets graph 0.04, graph 0.04, graph 0.05, 0\n");
-    if (minx > 0 && maxx >= 8 * minx) strbuf_add(&sc, "set logscale x 2\n");
-    strbuf_add(&sc, "plot ");
-    for (int f = 0; f < nf; f++) {
-        strbuf_add(&sc, "%s", f ? ", " : "");
-        gp_str(&sc, datp);
-        strbuf_add(&sc, " index %d using 1:2 with linespoints lw 2 pt 7 title ", f);
-        gp_str(&sc, fam[f]);
-    }
-    strbuf_add(&sc, "\n");
+    int lines = 0;
+    for (int p = 0; p < npanels; p++) lines += panel(&dat, &sc, datp, &panels[p], lines);
+    if (npanels > 1) strbuf_add(&sc, "unset multiplot\n");
     fsio_track_created(datp);
     fsio_track_created(scp);
     fsio_write_atomic(datp, dat.s, dat.n);
@@ -137,8 +167,6 @@ int plot_lines(const char *png, const char *title, const char *xlabel, const cha
     free(pngtmp);
     strbuf_free(&dat);
     strbuf_free(&sc);
-    free(line);
-    free(fam);
     free(gp);
-    return ok ? nf : 0;
+    return ok ? lines : 0;
 }

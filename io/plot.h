@@ -17,4 +17,16 @@ typedef struct {
 int plot_lines(const char *png, const char *title, const char *xlabel, const char *ylabel, const PlotPoint *pts,
                int n);
 
+/* Several panels stacked over one x axis (gnuplot multiplot), each with its own y label
+ * and lines; linear_x = 1 keeps x linear (a training step axis) and draws lines without
+ * points. Returns the lines drawn, 0 when no plot was written (warned). */
+typedef struct {
+    const char *ylabel;
+    const PlotPoint *pts;
+    int n;
+    int linear_x;
+} PlotPanel;
+int plot_panels(const char *png, const char *title, const char *xlabel, const PlotPanel *panels,
+                int npanels);
+
 #endif

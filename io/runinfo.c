@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "io/ckpt.h"
 #include "io/config.h"
+#include "io/plot.h"
 
 /* the number after "key": in a flat JSON line of ddm's own; NAN when absent or null */
 static double jnum(const char *line, const char *key)
@@ -162,4 +163,65 @@ int runinfo_describe(const char *dir)
         printf("\n");
     }
     return 0;
+}
+
+int runinfo_curves(const char *dir)
+{
+    char path[4096], png[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(png, sizeof png, "%s/curves.png", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    static const char *const QL[4] = {"t quartile 1 (least noise)", "t quartile 2", "t quartile 3",
+                                      "t quartile 4 (most noise)"};
+    static const char *const QA[4] = {"accuracy, t quartile 1", "accuracy, t quartile 2",
+                                      "accuracy, t quartile 3", "accuracy, t quartile 4"};
+    int cap = 1024, n1 = 0, n2 = 0, n3 = 0;
+    PlotPoint *p1 = xmalloc(sizeof *p1 * (size_t)cap * 6), *p2 = xmalloc(sizeof *p2 * (size_t)cap),
+              *p3 = xmalloc(sizeof *p3 * (size_t)cap);
+    char line[8192];
+    int acc = 0;
+    while (fgets(line, sizeof line, f)) {
+        const double step = jnum(line, "step");
+        if (isnan(step)) continue;
+        if (n2 == cap) {
+            cap *= 2;
+            p1 = xrealloc(p1, sizeof *p1 * (size_t)cap * 6);
+            p2 = xrealloc(p2, sizeof *p2 * (size_t)cap);
+            p3 = xrealloc(p3, sizeof *p3 * (size_t)cap);
+        }
+        p1[n1++] = (PlotPoint){"loss", step, jnum(line, "loss")};
+        p1[n1++] = (PlotPoint){"smoothed", step, jnum(line, "loss_smoothed")};
+        for (int q = 0; q < 4; q++) {
+            char k[32];
+            snprintf(k, sizeof k, "loss_q%d", q + 1);
+            double v = jnum(line, k);
+            if (isnan(v)) {
+                snprintf(k, sizeof k, "accuracy_q%d", q + 1);
+                v = jnum(line, k);
+                if (!isnan(v)) acc = 1;
+                p1[n1++] = (PlotPoint){QA[q], step, v};
+            } else {
+                p1[n1++] = (PlotPoint){QL[q], step, v < 0 ? NAN : v};
+            }
+        }
+        p2[n2++] = (PlotPoint){"lr", step, jnum(line, "lr")};
+        p3[n3++] = (PlotPoint){"images/s", step, jnum(line, "images_per_s")};
+    }
+    fclose(f);
+    int ok = 0; /* nothing to plot */
+    if (n2 > 0) {
+        PlotPanel pan[3] = {{acc ? "loss; accuracy" : "loss", p1, n1, 1},
+                            {"learning rate", p2, n2, 1},
+                            {"images/s", p3, n3, 1}};
+        char title[4200];
+        const char *base = strrchr(dir, '/');
+        base = base && base[1] ? base + 1 : dir;
+        snprintf(title, sizeof title, "%s: training curves (metrics.jsonl)", base);
+        ok = plot_panels(png, title, "step", pan, 3) > 0 ? 1 : -1;
+    }
+    free(p1);
+    free(p2);
+    free(p3);
+    return ok;
 }

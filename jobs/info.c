@@ -19,7 +19,8 @@ static const char DESCRIPTION[] =
     "are done. Works on any HDF5 file.\n"
     "A training run folder (ddm train --out RUN_DIR) is summed up instead: task, steps done of\n"
     "train.max_steps, the last and smoothed loss, speed and ETA, its checkpoints and EMA\n"
-    "rates, resumes, and the Slurm jobs and requeues seen in metrics.jsonl.";
+    "rates, resumes, and the Slurm jobs and requeues seen in metrics.jsonl; its curves.png\n"
+    "(loss, learning rate, images/s against the step) is redrawn.";
 
 int job_info(int argc, char **argv)
 {
@@ -36,6 +37,7 @@ int job_info(int argc, char **argv)
     if (stat(pos[0], &st) == 0 && S_ISDIR(st.st_mode)) {
         if (runinfo_describe(pos[0]))
             ddm_die("%s: a folder without config.ini: not a ddm train run folder", pos[0]);
+        if (runinfo_curves(pos[0]) > 0) printf("  curves: %s/curves.png (redrawn now)\n", pos[0]);
     } else {
         describe_file(pos[0], all);
     }

@@ -18,6 +18,7 @@
 #include "io/ckpt.h"
 #include "io/config.h"
 #include "io/fsio.h"
+#include "io/runinfo.h"
 #include "io/json.h"
 #include "io/png.h"
 #include "jobs/cli.h"
@@ -41,7 +42,9 @@ static const char DESCRIPTION[] =
     "(unless --fresh). On SIGTERM or SIGUSR1 every rank finishes its step, a checkpoint is\n"
     "written and the job exits with status 99 (requeue me); a NaN/Inf loss stops it with\n"
     "status 3, the last good checkpoint kept. Writes RUN_DIR/config.ini, metrics.jsonl,\n"
-    "ckpt-STEP.h5 and, every train.preview_every steps, preview-STEP.png.";
+    "ckpt-STEP.h5, curves.png (loss, learning rate and images/s against the step, redrawn\n"
+    "at every checkpoint; needs gnuplot) and, every train.preview_every steps,\n"
+    "preview-STEP.png. 'ddm info RUN_DIR' sums the run up.";
 
 typedef struct {
     char *data, *out, *config, *task;
@@ -335,7 +338,7 @@ int job_train(int argc, char **argv)
     char metrics_path[4096];
     snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", a.out);
     char *last_ckpt = resume ? xstrdup(resume) : NULL;
-    int exit_code = 0;
+    int exit_code = 0, plots_ok = 1;
 
     while (step < cfg->train.max_steps) {
         double t0 = ddm_now();
@@ -466,6 +469,10 @@ int job_train(int argc, char **argv)
                 free(last_ckpt);
                 last_ckpt = p;
             }
+            /* RUN_DIR/curves.png, fresh at every checkpoint (not when a signal is stopping
+             * the job: its grace time is for the checkpoint); after one failure (no
+             * gnuplot, warned) no more tries */
+            if (dist_is_root() && !stop && plots_ok) plots_ok = runinfo_curves(a.out) >= 0;
         }
         if (stop) {
             if (dist_is_root()) {

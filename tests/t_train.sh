@@ -79,6 +79,10 @@ check "ddm info RUN_DIR: task, steps done of max, checkpoints, EMA rates, ETA do
     grep -q 'progress: step 200 of 200 (100.0%)' '$TMP/info.txt' && grep -q 'ETA done' '$TMP/info.txt' &&
     grep -qE 'checkpoints: [0-9]+ \(steps .*200\); newest .*ckpt-00000200.h5: step 200' '$TMP/info.txt' &&
     grep -q 'EMA rates: ' '$TMP/info.txt'"
+check "curves.png written by ddm train (a PNG, 3 panels tall) and redrawn by ddm info" "$PYTHON" -c "
+from PIL import Image; im = Image.open('$TMP/r4/curves.png'); assert im.format == 'PNG' and im.size[1] >= 800, im.size
+import subprocess; out = subprocess.run(['$DDM', 'info', '$TMP/r5'], capture_output=True, text=True).stdout
+assert 'curves.png (redrawn now)' in out, out"
 check "ddm info of a Slurm-requeued run: its job and requeues, from metrics.jsonl" bash -c "
     SLURM_JOB_ID=4242 SLURM_RESTART_COUNT=2 $DDM train --data '$D' --config '$TMP/tiny.ini' --out '$TMP/rs' --set train.max_steps=4 --set train.log_every=2 >/dev/null &&
     $DDM info '$TMP/rs' | grep -q 'Slurm job 4242, requeued 2 times'"
