@@ -40,7 +40,14 @@ TEST_BIN := $(TEST_SRC:tests/%.c=bin/tests/%)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=build/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=bin/bench/%)
 
-.PHONY: all deps test test-slurm demo bench clean
+.PHONY: all deps test test-slurm demo bench clean install
+
+# make install PREFIX=/opt/ddm/VERSION [DESTDIR=staging]: the binary, the Slurm scripts,
+# configs, the shipped models, docs and the Lmod modulefile (contrib/lmod/ddm.lua, with its
+# prefix filled in) under $(DESTDIR)$(PREFIX):
+#   bin/ddm  share/ddm/{slurm,configs,models,docs,README.md}  share/modulefiles/ddm/VERSION.lua
+PREFIX ?= /usr/local
+DESTDIR ?=
 all: bin/ddm $(TEST_BIN) $(BENCH_BIN)
 
 build/%.o: %.c
@@ -89,6 +96,20 @@ bench:
 	@scripts/deps.sh --quiet
 	@$(MAKE) --no-print-directory all
 	@PYTHON=$(PYTHON) bench/run.sh
+
+install: bin/ddm
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ddm/slurm \
+	    $(DESTDIR)$(PREFIX)/share/ddm/configs $(DESTDIR)$(PREFIX)/share/ddm/models \
+	    $(DESTDIR)$(PREFIX)/share/ddm/docs $(DESTDIR)$(PREFIX)/share/modulefiles/ddm
+	install -m 755 bin/ddm $(DESTDIR)$(PREFIX)/bin/ddm
+	install -m 755 slurm/pipeline.sh $(DESTDIR)$(PREFIX)/share/ddm/slurm/
+	install -m 644 slurm/*.sbatch slurm/README.md $(DESTDIR)$(PREFIX)/share/ddm/slurm/
+	install -m 644 configs/*.ini $(DESTDIR)$(PREFIX)/share/ddm/configs/
+	install -m 644 models/*.h5 models/*.jsonl $(DESTDIR)$(PREFIX)/share/ddm/models/
+	install -m 644 docs/* $(DESTDIR)$(PREFIX)/share/ddm/docs/
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/ddm/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*DDM_VERSION "\(.*\)".*/\1/p' core/common.h)|g' \
+	    contrib/lmod/ddm.lua > $(DESTDIR)$(PREFIX)/share/modulefiles/ddm/$(shell sed -n 's/.*DDM_VERSION "\(.*\)".*/\1/p' core/common.h).lua
 
 clean:
 	rm -rf build bin

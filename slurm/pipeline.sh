@@ -43,7 +43,12 @@ DDM_LAUNCHER=${DDM_LAUNCHER:-auto}          # auto|srun|mpirun (see README)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-DDM=${DDM:-$ROOT/bin/ddm}
+# the binary: $DDM, else bin/ddm of this tree, else the ddm on PATH (an installed ddm:
+# PREFIX/share/ddm/slurm/pipeline.sh with PREFIX/bin on PATH, e.g. by 'module load ddm')
+if [ -z "${DDM:-}" ]; then
+    if [ -x "$ROOT/bin/ddm" ]; then DDM=$ROOT/bin/ddm
+    else DDM=$(command -v ddm || echo "$ROOT/bin/ddm"); fi
+fi
 
 usage() { sed -n '2,/^# ---- site/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pipeline: $*" >&2; exit 1; }
