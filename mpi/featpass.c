@@ -160,8 +160,8 @@ int featref_kind(const char *path)
 void featref_check_stats(const StatsData *h, const char *path, const FeatExtractor *e, int need_rows)
 {
     if (strcmp(h->features_key, e->key) != 0)
-        ddm_die("%s: these statistics were made with other features:\n  file: %s\n  this run: %s\n"
-                "give the reference dataset as --ref (its statistics are then computed and cached), or "
+        ddm_die("%s: statistics of other features (the file's: %s; this run's: %s): give the "
+                "reference dataset as --ref (its statistics are then computed and cached), or "
                 "--features matching the file", path, h->features_key, e->key);
     if (e->d > 0 && h->d != e->d)
         ddm_die("%s: holds %d-wide features, this run's extractor gives %d", path, h->d, e->d);

@@ -146,7 +146,8 @@ check "--allow-partial scores the 37 finished rows" ev1 --samples "$D/s_partial.
 check_fails "samples and reference with different channels" "3-channel images, the reference .* 1-channel" ev1 --samples "$D/s_rgb.h5" --ref "$D/train.h5" --features pixels
 check_fails "classifier and 3-channel samples" "3-channel images, the reference|images have 3 channels" ev1 --samples "$D/s_rgb.h5" --ref "$D/train.h5" --features "$CLF"
 check_fails "pixels: 28x28 samples vs 32x32 reference" "28x28 images, the reference .* 32x32: --features pixels needs equal sizes" ev1 --samples "$D/s_test28.h5" --ref "$D/train.h5" --features pixels
-check_fails "a stats file made with another extractor" "made with other features" ev1 --samples "$D/s_test.h5" --ref "$D/test5k.stats-pixels.h5" --features "$CLF"
+check_fails "a stats file made with another extractor" "statistics of other features \(the file's: pixels" ev1 --samples "$D/s_test.h5" --ref "$D/test5k.stats-pixels.h5" --features "$CLF"
+check "... in one line (issue 16: it printed four)" test "$(grep -c . "$TMP/last.out")" -eq 1
 check_fails "missing samples file" "nonexistent.h5: No such file" ev1 --samples "$D/nonexistent.h5" --ref "$D/train.h5"
 check_fails "missing reference file" "nope.h5: No such file" ev1 --samples "$D/s_test.h5" --ref "$D/nope.h5"
 check_fails "missing classifier checkpoint" "noclf: No such file" ev1 --samples "$D/s_test.h5" --ref "$D/train.h5" --features "classifier:$D/noclf"
