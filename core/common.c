@@ -14,7 +14,10 @@
 static void (*fatal_hook)(int) = NULL;
 static void (*cleanup_hook)(void) = NULL;
 
+static double die_delay = 0;
+
 void ddm_set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
+void ddm_set_die_delay(double seconds) { die_delay = seconds; }
 void ddm_set_cleanup_hook(void (*hook)(void)) { cleanup_hook = hook; }
 void (*ddm_cleanup_hook(void))(void) { return cleanup_hook; }
 
@@ -31,24 +34,45 @@ static _Noreturn void die_now(void)
     exit(1);
 }
 
+/* The error line, written at once (two ranks' lines never interleave), after the die
+ * delay of this rank (ddm_set_die_delay: the other ranks of a job wait, so that when every
+ * rank meets the same error, rank 0's line and its abort of the job come first and the
+ * line is printed once). */
+static void die_line(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "%s", prefix);
+    if (n < 0) n = 0;
+    if ((size_t)n < sizeof buf) vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    size_t len = strlen(buf);
+    if (len + 1 < sizeof buf) {
+        buf[len++] = '\n';
+        buf[len] = '\0';
+    }
+    fflush(stdout);
+    if (die_delay > 0) {
+        struct timespec ts = {(time_t)die_delay, (long)((die_delay - (double)(time_t)die_delay) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    fputs(buf, stderr);
+}
+
 void ddm_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("ddm: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    die_line("ddm: error: ", fmt, ap);
     va_end(ap);
     die_now();
 }
 
 void ddm_die_at(const char *file, int line, const char *fmt, ...)
 {
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "ddm: error: %s:%d: ", file, line);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "ddm: error: %s:%d: ", file, line);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    die_line(prefix, fmt, ap);
     va_end(ap);
     die_now();
 }

@@ -20,6 +20,9 @@ void ddm_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* hook(code) must not return; it is called after the message is printed */
 void ddm_set_fatal_hook(void (*hook)(int code));
+/* Seconds this process waits before printing a fatal error (mpi/dist: ranks other than 0,
+ * so that an error every rank meets is printed once, by rank 0, whose abort ends the job). */
+void ddm_set_die_delay(double seconds);
 /* hook run before the process dies (e.g. to delete a half-written output file) */
 void ddm_set_cleanup_hook(void (*hook)(void));
 /* the cleanup hook in force (NULL when none): to chain to it */

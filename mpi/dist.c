@@ -29,6 +29,10 @@ void dist_init(int *argc, char ***argv)
     MPI_Comm_rank(g_dist.comm, &g_dist.rank);
     MPI_Comm_size(g_dist.comm, &g_dist.size);
     ddm_set_fatal_hook(abort_all);
+    /* an error every rank meets (a missing input read by all) is printed once: by rank 0,
+     * whose abort ends the others while they wait; an error of one rank alone is printed
+     * by it, half a second late */
+    if (g_dist.rank != 0 && g_dist.size > 1) ddm_set_die_delay(0.5);
 }
 
 void dist_finalize(void)

@@ -104,6 +104,9 @@ check_fails "a setup error in an existing folder" "model.groups = 3 does not div
 check "... keeps that folder" test -d "$TMP/r7b"
 check_fails "negative learning rate" "train.lr" train --out "$TMP/r7" --set train.lr=-1
 check_fails "missing dataset" "nope.h5" $DDM train --data "$TMP/nope.h5" --out "$TMP/r7"
+check "2 ranks: an error every rank meets is printed once, whole (issue 16: 'ddm: error: ddm: error: ...')" bash -c "
+    mpirun -n 2 --oversubscribe --bind-to none $DDM train --data '$TMP/nope.h5' --out '$TMP/r9' > '$TMP/two.err' 2>&1
+    test \$(grep -c 'ddm: error' '$TMP/two.err') -eq 1 && grep -qx 'ddm: error: $TMP/nope.h5: No such file or directory' '$TMP/two.err'"
 check_fails "unknown option" "unknown option" $DDM train --data "$D" --out "$TMP/r7" --bogus
 check "--help lists the config keys with defaults" bash -c "$DDM train --help | grep -q 'max_steps'"
 # 7. the classifier task trains too
