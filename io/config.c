@@ -300,6 +300,8 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+#define CONFIG_MAX_WIDTH 8192 /* channels of one level: 3x3 convs of 8192 are 600M weights */
+
 int config_validate(const DdmConfig *c, char *err, size_t errlen)
 {
     /* [model] */
@@ -318,6 +320,13 @@ int config_validate(const DdmConfig *c, char *err, size_t errlen)
         return bad(err, errlen, "model.groups = %d does not divide model.ch = %d", c->model.groups,
                    c->model.ch);
     /* ch % groups == 0 covers every level: widths are ch * ch_mult */
+    /* widths beyond any network that fits a node: say which key, before allocating it */
+    for (int i = 0; i < c->model.n_ch_mult; i++)
+        if ((long long)c->model.ch * c->model.ch_mult[i] > CONFIG_MAX_WIDTH)
+            return bad(err, errlen, "model.ch = %d x model.ch_mult entry %d (%d) = %lld channels: "
+                       "at most %d (the weights alone would not fit in memory)", c->model.ch,
+                       i + 1, c->model.ch_mult[i],
+                       (long long)c->model.ch * c->model.ch_mult[i], CONFIG_MAX_WIDTH);
     if (!(c->model.dropout >= 0 && c->model.dropout < 1))
         return bad(err, errlen, "model.dropout = %g: must be in [0, 1)", c->model.dropout);
     if (c->model.num_classes < 0)

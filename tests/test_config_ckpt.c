@@ -250,6 +250,8 @@ static void test_validate(void)
         {"train.p_uncond=2", "train.p_uncond = 2: must be in [0, 1]"},
         {"train.flip=2", "train.flip = 2: must be 0 or 1"},
         {"train.task=classifier", "train.task = classifier needs model.num_classes >= 2"},
+        {"train.task=noisy-classifier", "train.task = noisy-classifier needs model.num_classes >= 2"},
+        {"model.ch=100000", "model.ch = 100000 x model.ch_mult entry 1 (1) = 100000 channels: at most 8192"},
         {"model.dropout=1", "model.dropout = 1: must be in [0, 1)"},
         {"train.keep=0", "train.keep = 0: must be >= 1"},
     };
