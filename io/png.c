@@ -67,6 +67,16 @@ static int channels_of(int color_type)
     return (color_type & PNG_COLOR_MASK_COLOR) || color_type == PNG_COLOR_TYPE_PALETTE ? 3 : 1;
 }
 
+/* A header claiming a huge image (a decompression bomb, or a corrupt header) is refused
+ * before any pixel memory is allocated. */
+static void size_check(const char *path, png_uint_32 w, png_uint_32 h)
+{
+    if (w > PNGIO_MAX_SIDE || h > PNGIO_MAX_SIDE)
+        ddm_die("%s: the PNG header says %lux%lu pixels: ddm reads images up to %d on a side "
+                "(a corrupt header, or not an image for ddm)", path, (unsigned long)w,
+                (unsigned long)h, PNGIO_MAX_SIDE);
+}
+
 void pngio_probe(const char *path, int *c, int *h, int *w)
 {
     PngErr err = {path, ""};
@@ -82,6 +92,7 @@ void pngio_probe(const char *path, int *c, int *h, int *w)
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
+    size_check(path, png_get_image_width(png, info), png_get_image_height(png, info));
     *w = (int)png_get_image_width(png, info);
     *h = (int)png_get_image_height(png, info);
     *c = channels_of(png_get_color_type(png, info));
@@ -110,6 +121,11 @@ uint8_t *pngio_read(const char *path, int *c, int *h, int *w)
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
     png_uint_32 W = png_get_image_width(png, info), H = png_get_image_height(png, info);
+    if (W > PNGIO_MAX_SIDE || H > PNGIO_MAX_SIDE) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        size_check(path, W, H);
+    }
     int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (ct == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);

@@ -5,6 +5,9 @@
 #ifndef DDM_PNG_H
 #define DDM_PNG_H
 
+/* the largest side of an image ddm reads (a larger header is refused before allocating) */
+#define PNGIO_MAX_SIDE 8192
+
 #include <stdint.h>
 
 /* Header only: size and the channel count pngio_read will return (1 for gray and

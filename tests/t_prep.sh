@@ -220,6 +220,14 @@ subprocess.run(['$DDM', 'prep', '--from', 'noise:300,3x8x8', '--out', '$TMP/nois
 assert (h5py.File('$TMP/noise2.h5', 'r')['images'][()] == x).all()"
 fails_clean "prep: noise with a bad size" "noise:10,1x0x32: channels must be 1 or 3 and sizes 1..16384" "$O" "$DDM" prep --from noise:10,1x0x32 --out "$O"
 fails_clean "prep: noise of 3e9 images says the range (issue 16: said N >= 1)" "noise:3000000000: expected noise:N\\[,CxHxW\\] with N in 1..100000000" "$O" "$DDM" prep --from noise:3000000000 --out "$O"
+mkdir -p "$TMP/bomb/c0" && PY "$TMP/bomb/c0/a.png" <<'EOF'
+import struct, sys, zlib
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+EOF
+fails_clean "prep: a PNG whose header claims 100000x100000 (issue 16: an HDF5 H5Pset_chunk error)" \
+    "a.png: the PNG header says 100000x100000 pixels: ddm reads images up to 8192" "$O" "$DDM" prep --from "png-dir:$TMP/bomb" --out "$O"
 fails_clean "prep: noise without a count" "expected noise:N\\[,CxHxW\\]" "$O" "$DDM" prep --from noise:abc --out "$O"
 cp "$TMP/t10k-images-idx3-ubyte" "$TMP/own.idx"; cksum "$TMP/own.idx" >"$TMP/own.sum"
 check_fails "prep: --out naming its own IDX input is refused (issue 16)" "--out .*own.idx is also the images input" \
