@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/common.h"
@@ -112,6 +113,18 @@ static void read_idx(const char *path, uint32_t magic, size_t rows_limit, uint32
     size_t total = n * row;
     size_t rows = rows_limit && rows_limit < n ? rows_limit : n;
     size_t need = rows * row;
+
+    /* the data is held in memory: a header (or a gzip bomb, whose data is all there)
+     * claiming more than half of this machine's memory is refused before reading it */
+    {
+        const long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        const double avail = pages > 0 && psize > 0 ? (double)pages * (double)psize : 0;
+        if (avail > 0 && (double)need > 0.5 * avail)
+            ddm_die("%s: the IDX header claims %zu %s of %zu bytes (%.1f GB unpacked), more "
+                    "than half this machine's memory (%.1f GB): refused (--limit N reads the "
+                    "first N)", path, n, magic == IDX_MAGIC_IMAGES ? "images" : "labels", row,
+                    (double)need / 1e9, avail / 1e9);
+    }
 
     /* a raw file's size says at once whether the payload is all there */
     if (!gz && (size_t)fsize - hbytes < total)

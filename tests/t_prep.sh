@@ -235,6 +235,15 @@ check_fails "prep: --out naming its own IDX input is refused (issue 16)" "--out 
 check "prep: ... and the input is unchanged" bash -c "cksum '$TMP/own.idx' | cmp -s - '$TMP/own.sum'"
 fails_clean "prep: missing IDX file" "nope-images: No such file" "$O" "$DDM" prep --from "idx:$TMP/nope-images" --out "$O"
 head -c 1000000 $FM/t10k-images-idx3-ubyte.gz >"$TMP/cut-images.gz"
+PY "$TMP/bomb-images.gz" <<'EOF'
+import gzip, struct, sys
+with gzip.open(sys.argv[1], "wb", compresslevel=9) as f:  # 60000 x 4096 x 4096 claimed: 1 TB unpacked
+    f.write(struct.pack(">IIII", 0x803, 60000, 4096, 4096))
+    f.write(b"\0" * (1 << 22))
+EOF
+fails_clean "prep: a gzip bomb IDX is refused from its header (issue 16: memory grew with the data)" \
+    "bomb-images.gz: the IDX header claims 60000 images of 16777216 bytes \(1006.6 GB unpacked\), more than half this machine's memory" \
+    "$O" "$DDM" prep --from "idx:$TMP/bomb-images.gz" --out "$O"
 fails_clean "prep: truncated gzip" "cut-images.gz: truncated: expected 7840000 bytes of image data, got [0-9]+" "$O" \
     "$DDM" prep --from "idx:$TMP/cut-images.gz" --out "$O"
 head -c 5000000 "$TMP/t10k-images-idx3-ubyte" >"$TMP/cut-images.raw"
