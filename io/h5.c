@@ -153,7 +153,12 @@ int h5_attr_get_str(hid_t obj, const char *name, char **value)
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     H5OK(a);
     hid_t t = H5Aget_type(a);
-    if (H5Tget_class(t) != H5T_STRING) ddm_die("attribute '%s' is not a string", name);
+    if (H5Tget_class(t) != H5T_STRING) {
+        char file[4096] = "?";
+        if (H5Fget_name(obj, file, sizeof file) < 0) snprintf(file, sizeof file, "?");
+        ddm_die("%s: attribute '%s' is not a string (not a file ddm wrote, or damaged)", file,
+                name);
+    }
     if (H5Tis_variable_str(t) > 0) {
         char *v = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);

@@ -150,6 +150,8 @@ echo "not a checkpoint" > garbage.h5
 bad() { local what=$1 pat=$2; shift 2; rm -f bad.h5; check_fails "$what" "$pat" "$@"; [ -e bad.h5 ] && fail "$what: left bad.h5 behind"; }
 bad "missing checkpoint" "nope.h5: No such file" $DDM sample --ckpt nope.h5 --out bad.h5 --seeds 0-3
 bad "garbage checkpoint" "garbage.h5: not an HDF5 file" $DDM sample --ckpt garbage.h5 --out bad.h5 --seeds 0-3
+"$PYTHON" -c "import h5py; h5py.File('kind5.h5', 'w').attrs['kind'] = 5"
+bad "a file whose kind is a number (issue 16: named no file)" "kind5.h5: attribute 'kind' is not a string" $DDM sample --ckpt kind5.h5 --out bad.h5 --seeds 0-3
 bad "a dataset file as checkpoint" "expected a 'checkpoint' file" $DDM sample --ckpt "$D" --out bad.h5 --seeds 0-3
 bad "langevin on a vp model" "sampler 'langevin' needs process ve; the model is vp" S --out bad.h5 --seeds 0-3 --sampler langevin
 bad "ddim on a ve model" "sampler 'ddim' needs process vp" $DDM sample --ckpt ve --out bad.h5 --seeds 0-3 --sampler ddim
