@@ -28,6 +28,7 @@ static hid_t make_dset(const char *path, hid_t file, const char *name, hid_t typ
     H5OK(dcpl);
     H5OK(H5Pset_chunk(dcpl, nd, chunk));
     H5OK(H5Pset_deflate(dcpl, 4));
+    H5OK(H5Pset_fletcher32(dcpl)); /* a damaged byte is an error, not a different image */
     H5OK(H5Pset_obj_track_times(dcpl, 0));
     hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0) ddm_die("%s: cannot create dataset '%s'", path, name);
@@ -78,6 +79,9 @@ static void rows_io(const DatasetFile *ds, hid_t dset, hid_t memtype, size_t sta
     H5OK(ms);
     herr_t rc = write ? H5Dwrite(dset, memtype, ms, fs, H5P_DEFAULT, buf)
                       : H5Dread(dset, memtype, ms, fs, H5P_DEFAULT, buf);
+    if (rc < 0 && !write && h5_has_checksum(dset))
+        ddm_die("%s: cannot read rows [%zu, %zu) of %s: damaged (a Fletcher32 checksum does not "
+                "match) or truncated", ds->path, start, start + count, what);
     if (rc < 0)
         ddm_die("%s: cannot %s rows [%zu, %zu) of %s%s", ds->path, write ? "write" : "read",
                 start, start + count, what,

@@ -8,5 +8,9 @@
 /* all: list every dataset however many. Dies naming path when it is not a readable HDF5
  * file. */
 void describe_file(const char *path, int all);
+/* ddm info --verify: read every dataset of path whole (HDF5 checks the Fletcher32 checksums
+ * of those that have one), print one line per damaged dataset and a summary; returns the
+ * number of damaged datasets. */
+int describe_verify(const char *path);
 
 #endif

@@ -257,11 +257,43 @@ static void write_dense(hid_t loc, const char *name, hid_t type, const void *x, 
     if (H5Lexists(loc, name, H5P_DEFAULT) > 0) H5OK(H5Ldelete(loc, name, H5P_DEFAULT));
     hid_t s = H5Screate_simple(ndim, dims, NULL);
     H5OK(s);
-    hid_t d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, h5_untimed_dcpl(), H5P_DEFAULT);
+    /* one chunk holding it all, with HDF5's Fletcher32 checksum: a flipped byte is an
+     * error on reading (h5_read_*), not silently different weights */
+    hid_t dcpl = H5Pcopy(h5_untimed_dcpl());
+    H5OK(dcpl);
+    size_t bytes = H5Tget_size(type);
+    int chunkable = ndim > 0;
+    for (int i = 0; i < ndim; i++) {
+        chunkable &= dims[i] > 0;
+        bytes *= dims[i] > 0 ? (size_t)dims[i] : 1;
+    }
+    if (chunkable && bytes < ((size_t)1 << 31)) {
+        H5OK(H5Pset_chunk(dcpl, ndim, dims));
+        H5OK(H5Pset_fletcher32(dcpl));
+    }
+    hid_t d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5OK(d);
     H5OK(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x));
     H5OK(H5Dclose(d));
     H5OK(H5Sclose(s));
+    H5OK(H5Pclose(dcpl));
+}
+
+int h5_has_checksum(hid_t d)
+{
+    hid_t p = H5Dget_create_plist(d);
+    if (p < 0) return 0;
+    int n = H5Pget_nfilters(p), has = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned flags, conf;
+        size_t nel = 0;
+        char nm[64];
+        if (H5Pget_filter2(p, (unsigned)i, &flags, &nel, NULL, sizeof nm, nm, &conf) ==
+            H5Z_FILTER_FLETCHER32)
+            has = 1;
+    }
+    H5Pclose(p);
+    return has;
 }
 
 void h5_write_f32(hid_t loc, const char *name, const float *x, int ndim, const hsize_t *dims)
@@ -313,8 +345,12 @@ static void read_dense(hid_t loc, const char *path, const char *name, hid_t type
     }
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     H5OK(d);
-    if (H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0)
+    if (H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0) {
+        if (h5_has_checksum(d))
+            ddm_die("%s: dataset '%s' is damaged: its Fletcher32 checksum does not match its "
+                    "bytes (or the file is truncated)", path, name);
         ddm_die("%s: cannot read dataset '%s' (file damaged or truncated?)", path, name);
+    }
     H5OK(H5Dclose(d));
 }
 

@@ -53,7 +53,8 @@ int h5_attr_get_f64(hid_t obj, const char *name, double *value);
 int h5_attr_get_bytes(hid_t obj, const char *name, void *data, size_t n); /* size must match */
 
 /* Whole-dataset float32 I/O (small tensors: weights, statistics). Groups in name are
- * created as needed ("model/conv_in.weight" makes group "model"). */
+ * created as needed ("model/conv_in.weight" makes group "model"). Written as one chunk
+ * with a Fletcher32 checksum (below 2 GB); a read whose checksum fails names the dataset. */
 void h5_write_f32(hid_t loc, const char *name, const float *x, int ndim, const hsize_t *dims);
 void h5_write_f64(hid_t loc, const char *name, const double *x, int ndim, const hsize_t *dims);
 /* Reads a float dataset into x; its shape must have ndim dims equal to dims (dies naming
@@ -62,6 +63,9 @@ void h5_read_f32(hid_t loc, const char *path, const char *name, float *x, int nd
                  const hsize_t *dims);
 void h5_read_f64(hid_t loc, const char *path, const char *name, double *x, int ndim,
                  const hsize_t *dims);
+/* Does dataset d carry HDF5's Fletcher32 checksum filter? (h5_write_f32/f64 add it, as do
+ * dataset and samples images: a damaged byte is then an error on reading.) */
+int h5_has_checksum(hid_t d);
 /* Shape of a dataset: returns its rank (<= 8) and fills dims; -1 when absent. */
 int h5_shape(hid_t loc, const char *name, hsize_t dims[8]);
 int h5_exists(hid_t loc, const char *path); /* link exists (intermediate groups checked) */
