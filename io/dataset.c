@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "core/common.h"
@@ -30,8 +31,10 @@ static hid_t make_dset(const char *path, hid_t file, const char *name, hid_t typ
     H5OK(H5Pset_deflate(dcpl, 4));
     H5OK(H5Pset_fletcher32(dcpl)); /* a damaged byte is an error, not a different image */
     H5OK(H5Pset_obj_track_times(dcpl, 0));
+    errno = 0;
     hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d < 0) ddm_die("%s: cannot create dataset '%s'", path, name);
+    if (d < 0) h5_die_write(file, name, "create");
+    (void)path;
     H5OK(H5Pclose(dcpl));
     H5OK(H5Sclose(space));
     return d;

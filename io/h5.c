@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -271,12 +272,30 @@ static void write_dense(hid_t loc, const char *name, hid_t type, const void *x, 
         H5OK(H5Pset_chunk(dcpl, ndim, dims));
         H5OK(H5Pset_fletcher32(dcpl));
     }
+    errno = 0;
     hid_t d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    H5OK(d);
-    H5OK(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x));
-    H5OK(H5Dclose(d));
+    if (d < 0) h5_die_write(loc, name, "create");
+    if (H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0) h5_die_write(loc, name, "write");
+    if (H5Dclose(d) < 0) h5_die_write(loc, name, "write");
     H5OK(H5Sclose(s));
     H5OK(H5Pclose(dcpl));
+}
+
+void h5_die_write(hid_t loc, const char *name, const char *what)
+{
+    const int e = errno;
+    char file[4096] = "?";
+    if (H5Fget_name(loc, file, sizeof file) < 0) snprintf(file, sizeof file, "?");
+    struct statvfs vs;
+    char *slash = strrchr(file, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+    const int full = statvfs(dir, &vs) == 0 && vs.f_bavail * (double)vs.f_frsize < (1 << 20);
+    ddm_die("%s: cannot %s dataset '%s': %s", file, what, name,
+            full || e == ENOSPC ? "no space left on the device"
+            : e == EDQUOT        ? "disk quota exceeded"
+            : e                  ? strerror(e)
+                                 : "the HDF5 library failed (disk full or the file system failing?)");
 }
 
 int h5_has_checksum(hid_t d)

@@ -63,6 +63,9 @@ void h5_read_f32(hid_t loc, const char *path, const char *name, float *x, int nd
                  const hsize_t *dims);
 void h5_read_f64(hid_t loc, const char *path, const char *name, double *x, int ndim,
                  const hsize_t *dims);
+/* Dies naming the file of loc, the dataset and the reason (no space left, quota, errno):
+ * what = "create" or "write". */
+void h5_die_write(hid_t loc, const char *name, const char *what) __attribute__((noreturn));
 /* Does dataset d carry HDF5's Fletcher32 checksum filter? (h5_write_f32/f64 add it, as do
  * dataset and samples images: a damaged byte is then an error on reading.) */
 int h5_has_checksum(hid_t d);

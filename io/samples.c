@@ -3,6 +3,7 @@
 #include "io/samples.h"
 
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "core/common.h"
@@ -84,8 +85,10 @@ static hid_t make_dset(hid_t loc, const char *path, const char *name, hid_t type
     /* the images carry a Fletcher32 checksum per chunk: a damaged byte is an error on
      * reading (parallel HDF5 writes filtered chunks collectively, as every write here is) */
     if (nd == 4) H5OK(H5Pset_fletcher32(dcpl));
+    errno = 0;
     hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d < 0) ddm_die("%s: cannot create dataset '%s'", path, name);
+    if (d < 0) h5_die_write(loc, name, "create");
+    (void)path;
     H5OK(H5Pclose(dcpl));
     H5OK(H5Sclose(space));
     return d;

@@ -2,7 +2,9 @@
 # Checksummed files (issue 16): checkpoint tensors, dataset images and samples images carry
 # HDF5's Fletcher32 filter, so one flipped byte of their stored data is an error naming the
 # file and the dataset, never silently different weights or images; `ddm info --verify FILE`
-# reads everything and reports (exit 1 when something is damaged).
+# reads everything and reports (exit 1 when something is damaged). Also a full disk (a 3 MB
+# tmpfs, when this machine lets root mount one): one line naming the file, the dataset and
+# "no space left", and no temporary file left behind.
 source "$(dirname "$0")/lib.sh"
 export OMP_NUM_THREADS=1
 cd "$TMP"
@@ -52,4 +54,21 @@ check_fails "a samples file with one flipped bit: export stops" "bad-s.h5" $DDM 
 check_fails "info --verify of that samples file" "/ddim-3-eta0/images: DAMAGED" $DDM info --verify bad-s.h5
 check_fails "a dataset with one flipped bit: training stops naming the file" "bad-fm.h5" $DDM train --data bad-fm.h5 --config tiny.ini --out run2
 check_fails "info --verify of that dataset" "/images: DAMAGED" $DDM info --verify bad-fm.h5
+
+FULL=$TMP/full
+mkdir -p "$FULL"
+if mount -t tmpfs -o size=3m tmpfs "$FULL" 2>/dev/null; then
+    check_fails "training onto a full disk: one line naming the file, dataset and reason" \
+        "ckpt-0000000[0-9].h5.tmp-[0-9]+: cannot write dataset '.*': no space left on the device" \
+        $DDM train --data fm.h5 --config tiny.ini --out "$FULL/run" --set train.max_steps=20 --set train.ckpt_every=1
+    check "... no temporary file left, the last checkpoint intact" bash -c "
+        ! ls -a '$FULL/run' | grep -q tmp && $DDM info --verify \$(ls '$FULL'/run/ckpt-*.h5 | tail -1) | grep -q 'every checksum matched'"
+    dd if=/dev/zero of="$FULL/filler" bs=64k count=100 2>/dev/null
+    check_fails "sampling onto a full disk (2 ranks): the reason, once" "s.h5: cannot create dataset 'images': no space left on the device" \
+        mpirun2 2 $DDM sample --ckpt run --out "$FULL/s.h5" --seeds 0-999 --steps 2
+    check "... no samples file left" test ! -e "$FULL/s.h5"
+    umount "$FULL"
+else
+    echo "skip full-disk checks: this machine does not let root mount a tmpfs"
+fi
 summary
