@@ -193,7 +193,11 @@ static void print_progress(EncodeJob *j, int last)
     fflush(stdout);
 }
 
-static void between_calls(void *ctx) { print_progress(ctx, 0); }
+static void between_calls(void *ctx)
+{
+    dist_heartbeat();
+    print_progress(ctx, 0);
+}
 
 /* This rank's block (hi-lo, D) of latents. */
 static float *job_run(EncodeJob *j, NetSlots *slots)

@@ -492,6 +492,7 @@ static void print_progress(SampleJob *j, int when)
 static void between_calls(void *ctx)
 {
     SampleJob *j = ctx;
+    dist_heartbeat(); /* local work goes on: the hang watchdog is not to fire */
     farm_poll(&j->farm);
     print_progress(j, -1);
 }

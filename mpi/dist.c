@@ -1,6 +1,9 @@
 #include "mpi/dist.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,59 @@ static void abort_all(int code)
     _Exit(code);
 }
 
+/* ---- the hang watchdog: a rank whose main thread makes no progress (no collective
+ * returns, no heartbeat) for DDM_HANG_TIMEOUT seconds ends itself with a clear line, and
+ * mpirun / srun then end the job: a stopped rank or a dead link never hangs the others. */
+static volatile double g_beat;
+static double g_hang_timeout;
+
+void dist_heartbeat(void) { g_beat = ddm_now(); }
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        const double idle = ddm_now() - g_beat;
+        if (idle > g_hang_timeout) {
+            char line[512];
+            int n = snprintf(line, sizeof line,
+                             "ddm: error: rank %d of %d: no progress for %.0f s (DDM_HANG_TIMEOUT = "
+                             "%g): another rank stopped or the network failed; ending the job\n",
+                             g_dist.rank, g_dist.size, idle, g_hang_timeout);
+            fflush(stdout);
+            if (write(2, line, (size_t)n) < 0) { /* nothing more to do */ }
+            void (*cleanup)(void) = ddm_cleanup_hook();
+            if (cleanup) cleanup(); /* half-written outputs of this rank */
+            _exit(DIST_EXIT_HANG);
+        }
+    }
+    return NULL;
+}
+
+static void watchdog_start(void)
+{
+    const char *e = getenv("DDM_HANG_TIMEOUT");
+    g_hang_timeout = DIST_HANG_TIMEOUT_DEFAULT;
+    if (e && *e) {
+        char *end;
+        double v = strtod(e, &end);
+        if (end == e || *end || !(v >= 0))
+            ddm_die("DDM_HANG_TIMEOUT=%s: want seconds >= 0 (0 = no watchdog)", e);
+        g_hang_timeout = v;
+    }
+    if (g_dist.size < 2 || g_hang_timeout == 0) return;
+    dist_heartbeat();
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &at, watchdog, NULL) != 0)
+        ddm_warn("cannot start the hang watchdog: a stopped rank would hang the job");
+    pthread_attr_destroy(&at);
+}
+
 void dist_init(int *argc, char ***argv)
 {
     int inited = 0;
@@ -33,6 +89,7 @@ void dist_init(int *argc, char ***argv)
      * whose abort ends the others while they wait; an error of one rank alone is printed
      * by it, half a second late */
     if (g_dist.rank != 0 && g_dist.size > 1) ddm_set_die_delay(0.5);
+    watchdog_start();
 }
 
 void dist_finalize(void)
@@ -62,6 +119,7 @@ double dist_allreduce_sum(float *x, size_t n)
             size_t m = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
             MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x + off, (int)m, MPI_FLOAT, MPI_SUM, g_dist.comm));
         }
+    dist_heartbeat();
     return ddm_now() - t0;
 }
 
@@ -72,6 +130,7 @@ void dist_allreduce_sum_d(double *x, size_t n)
             size_t m = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
             MPICHECK(MPI_Allreduce(MPI_IN_PLACE, x + off, (int)m, MPI_DOUBLE, MPI_SUM, g_dist.comm));
         }
+    dist_heartbeat();
 }
 
 void dist_bcast(void *buf, size_t bytes, int root)
@@ -86,12 +145,14 @@ void dist_bcast(void *buf, size_t bytes, int root)
 void dist_barrier(void)
 {
     if (g_dist.size > 1) MPICHECK(MPI_Barrier(g_dist.comm));
+    dist_heartbeat();
 }
 
 int dist_any(int flag)
 {
     int out = flag;
     if (g_dist.size > 1) MPICHECK(MPI_Allreduce(&flag, &out, 1, MPI_INT, MPI_LOR, g_dist.comm));
+    dist_heartbeat();
     return out;
 }
 

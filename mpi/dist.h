@@ -65,4 +65,13 @@ int dist_root_only(int *argc, char ***argv);
 /* Collective end of a job: barrier, MPI_Finalize; returns rc (the exit status). */
 int dist_finish(int rc);
 
+/* The hang watchdog (started by dist_init on 2+ ranks): a rank that records no progress
+ * for DDM_HANG_TIMEOUT seconds (default DIST_HANG_TIMEOUT_DEFAULT; 0 = off) prints one
+ * line and exits with DIST_EXIT_HANG, which makes mpirun / srun end the job. Progress is
+ * every collective of this module returning, and dist_heartbeat(), which the jobs' loops
+ * call between their units of local work (a training step, a network call, a batch). */
+#define DIST_HANG_TIMEOUT_DEFAULT 1800.0
+#define DIST_EXIT_HANG 4
+void dist_heartbeat(void);
+
 #endif

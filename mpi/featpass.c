@@ -96,6 +96,7 @@ int64_t featpass_extract(FeatExtractor *e, FeatSet *s, FeatStats *st, const int6
         }
         if (pb) memcpy(*probs + (size_t)(i0 - lo) * e->k, pb, sizeof(float) * (size_t)B * e->k);
         i0 = i1;
+        dist_heartbeat();
         double now = ddm_now();
         if (dist_is_root() && now - last > PROGRESS_EVERY) {
             char eta[32];

@@ -84,6 +84,7 @@ void nllpass_run(const NllPass *p, NllPassResult *r)
     long done = 0;
     const double t0 = ddm_now();
     for (int64_t i0 = lo; i0 < hi; i0 += (int64_t)Bmax) {
+        dist_heartbeat();
         const int B = (int)(hi - i0 < (int64_t)Bmax ? hi - i0 : (int64_t)Bmax);
         dataset_read_images(&ds, (size_t)i0, (size_t)B, u8);
         for (size_t v = 0; v < (size_t)B * D; v++) x0[v] = u8[v] / 127.5 - 1.0;
