@@ -28,19 +28,21 @@ DDM_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $(OPENMP_FLAGS) -I
              $(HDF5_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(SCALAPACK_LIBS) $(HDF5_LIBS) $(BLAS_LIBS) $(PNG_LIBS) $(ZLIB_LIBS) -lm
 
+BUILD ?= build
+BIN ?= bin
 LIB_SRC  := $(wildcard core/*.c core/samplers/*.c core/tasks/*.c io/*.c mpi/*.c)
 JOB_SRC  := $(wildcard jobs/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 TESTLIB_SRC := tests/testlib.c
 
-LIB_OBJ  := $(LIB_SRC:%.c=build/%.o)
-JOB_OBJ  := $(JOB_SRC:%.c=build/%.o)
-TEST_BIN := $(TEST_SRC:tests/%.c=bin/tests/%)
-TESTLIB_OBJ := $(TESTLIB_SRC:%.c=build/%.o)
-BENCH_BIN := $(BENCH_SRC:bench/%.c=bin/bench/%)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+JOB_OBJ  := $(JOB_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BIN)/tests/%)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BIN)/bench/%)
 
-.PHONY: all deps test test-slurm demo bench clean install
+.PHONY: all deps test test-slurm demo bench clean install test-asan
 
 # make install PREFIX=/opt/ddm/VERSION [DESTDIR=staging]: the binary, the Slurm scripts,
 # configs, the shipped models, docs and the Lmod modulefile (contrib/lmod/ddm.lua, with its
@@ -48,29 +50,29 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=bin/bench/%)
 #   bin/ddm  share/ddm/{slurm,configs,models,docs,README.md}  share/modulefiles/ddm/VERSION.lua
 PREFIX ?= /usr/local
 DESTDIR ?=
-all: bin/ddm $(TEST_BIN) $(BENCH_BIN)
+all: $(BIN)/ddm $(TEST_BIN) $(BENCH_BIN)
 
-build/%.o: %.c
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(DDM_CFLAGS) $(CFLAGS) -c $< -o $@
 
-build/libddm.a: $(LIB_OBJ)
+$(BUILD)/libddm.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
-bin/ddm: $(JOB_OBJ) build/libddm.a
+$(BIN)/ddm: $(JOB_OBJ) $(BUILD)/libddm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@.tmp $(JOB_OBJ) build/libddm.a $(LDLIBS_ALL)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@.tmp $(JOB_OBJ) $(BUILD)/libddm.a $(LDLIBS_ALL)
 	mv -f $@.tmp $@
 
-bin/tests/%: build/tests/%.o $(TESTLIB_OBJ) build/libddm.a
+$(BIN)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libddm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) build/libddm.a $(LDLIBS_ALL)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libddm.a $(LDLIBS_ALL)
 
-bin/bench/%: build/bench/%.o $(TESTLIB_OBJ) build/libddm.a
+$(BIN)/bench/%: $(BUILD)/bench/%.o $(TESTLIB_OBJ) $(BUILD)/libddm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) build/libddm.a $(LDLIBS_ALL)
+	$(CC) $(OPENMP_FLAGS) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libddm.a $(LDLIBS_ALL)
 
 # Install what is missing (Debian packages), then build.
 deps:
@@ -97,6 +99,16 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@PYTHON=$(PYTHON) bench/run.sh
 
+# make test-asan: everything built again under AddressSanitizer and UndefinedBehavior-
+# Sanitizer (build-asan/, bin-asan/), then the C unit tests and a set of end-to-end runs
+# (tests/asan.sh); any sanitizer report fails it.
+test-asan:
+	@scripts/deps.sh --quiet
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" bin-asan/ddm $(TEST_SRC:tests/%.c=bin-asan/tests/%)
+	@PYTHON=$(PYTHON) tests/asan.sh
+
 install: bin/ddm
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ddm/slurm \
 	    $(DESTDIR)$(PREFIX)/share/ddm/configs $(DESTDIR)$(PREFIX)/share/ddm/models \
@@ -112,6 +124,6 @@ install: bin/ddm
 	    contrib/lmod/ddm.lua > $(DESTDIR)$(PREFIX)/share/modulefiles/ddm/$(shell sed -n 's/.*DDM_VERSION "\(.*\)".*/\1/p' core/common.h).lua
 
 clean:
-	rm -rf build bin
+	rm -rf build bin build-asan bin-asan
 
--include $(BENCH_BIN:bin/bench/%=build/bench/%.d) $(LIB_OBJ:.o=.d) $(JOB_OBJ:.o=.d) $(TEST_BIN:bin/tests/%=build/tests/%.d) $(TESTLIB_OBJ:.o=.d)
+-include $(BENCH_BIN:$(BIN)/bench/%=$(BUILD)/bench/%.d) $(LIB_OBJ:.o=.d) $(JOB_OBJ:.o=.d) $(TEST_BIN:$(BIN)/tests/%=$(BUILD)/tests/%.d) $(TESTLIB_OBJ:.o=.d)
