@@ -348,8 +348,9 @@ static void test_dataset(void)
     hid_t p = H5Dget_create_plist(d);
     hsize_t ch[4];
     int cnd = H5Pget_chunk(p, 4, ch);
-    check(cnd == 4 && ch[0] == 256 && ch[1] == 3 && H5Pget_nfilters(p) == 1,
-          "dataset /images chunked [%llu,...] by whole images, deflated", (unsigned long long)ch[0]);
+    check(cnd == 4 && ch[0] == 256 && ch[1] == 3 && H5Pget_nfilters(p) == 2 && h5_has_checksum(d),
+          "dataset /images chunked [%llu,...] by whole images, deflated, with a Fletcher32 checksum",
+          (unsigned long long)ch[0]);
     H5Pclose(p);
     H5Dclose(d);
     dataset_close(&ds);
