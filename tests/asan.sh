@@ -53,7 +53,7 @@ run "classifier" "$D" train --data fm.h5 --config tiny.ini --task classifier --o
 run "sample with classifier guidance, 2 ranks" mpirun -n 2 --bind-to none "$D" sample --ckpt run --out s.h5 --seeds 0-15 --steps 4 --class-per-seed --classifier nc --classifier-scale 2 --batch 8
 run "sample pnp with a clean classifier" "$D" sample --ckpt run --out p.h5 --seeds 0-7 --sampler pnp --steps 3 --class 2 --prior-classifier clf --classifier-scale 1
 "$D" prep --from mask:centre,1 --out centre.h5 >/dev/null 2>&1
-run "sample repaint, 2 ranks" mpirun -n 2 --bind-to none "$D" sample --ckpt run --out r.h5 --seeds 0-1 --steps 4 --task repaint --input fm.h5 --mask centre.h5 --batch 8
+run "sample repaint, 2 ranks" mpirun -n 2 --bind-to none "$D" sample --ckpt run --out r.h5 --seeds 0-1 --steps 8 --task repaint --jump-length 2 --resample 2 --input fm.h5 --mask centre.h5 --batch 8
 run "eval, 2 ranks" mpirun -n 2 --bind-to none "$D" eval --samples s.h5 --ref fm.h5 --features classifier:clf --out e.jsonl
 run "export" "$D" export --samples s.h5 --png-dir pngs
 run "info --verify" "$D" info --verify run/ckpt-00000006.h5
