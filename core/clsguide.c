@@ -102,19 +102,7 @@ void clsguide_grad_logp(ClsGuide *g, float *grad, double *logp, const float *x,
     for (int b = 0; b < B; b++)
         DDM_ASSERT(targets[b] >= 0 && targets[b] < g->K,
                    "classifier guidance: target class %d outside [0, %d)", targets[b], g->K);
-    /* the k-th image of residue r goes to call k, slot r */
-    int cnt[W] = {0}, ncalls = 0;
-    for (int b = 0; b < B; b++) {
-        const int r = (int)(keys[b] % W);
-        if (++cnt[r] > ncalls) ncalls = cnt[r];
-    }
-    g->plan = xrealloc(g->plan, sizeof *g->plan * (size_t)(ncalls ? ncalls : 1) * W);
-    for (int i = 0; i < ncalls * W; i++) g->plan[i] = -1;
-    memset(cnt, 0, sizeof cnt);
-    for (int b = 0; b < B; b++) {
-        const int r = (int)(keys[b] % W);
-        g->plan[(size_t)cnt[r]++ * W + r] = b;
-    }
+    const int ncalls = netslots_plan(&g->plan, keys, B, B);
     const int nt = g->n_nets < ncalls ? g->n_nets : ncalls;
     if (nt <= 1) {
         for (int k = 0; k < ncalls; k++) cls_call(g, 0, k, grad, logp, x, tcond, targets);

@@ -54,12 +54,14 @@ static void between(NetSlots *c)
     if (c->between) c->between(c->between_ctx);
 }
 
-/* One network call of NETSLOTS_WIDTH images on thread t's net: call `call` of the plan. */
-static void net_call(NetSlots *c, int t, int call, float *out, const float *x,
-                     const float *tcond, const int *labels)
+/* Thread t's slot inputs of call `call` of the plan: images (with their condition rows),
+ * levels and labels; an empty slot is zero, with the first filled slot's level and the
+ * null label (its values never reach the other slots). Returns the call's slot row. */
+static const int *fill_slots(NetSlots *c, int t, int call, const float *x, const float *tcond,
+                             const int *labels)
 {
     const size_t D = c->D, Dx = c->D + c->Dc; /* an input row: the image, its condition */
-    float *xs = c->xs + (size_t)t * NETSLOTS_WIDTH * Dx, *os = c->os + (size_t)t * NETSLOTS_WIDTH * D;
+    float *xs = c->xs + (size_t)t * NETSLOTS_WIDTH * Dx;
     float *ts = c->ts + (size_t)t * NETSLOTS_WIDTH;
     int *ls = c->ls + (size_t)t * NETSLOTS_WIDTH;
     const int *slot = c->plan + (size_t)call * NETSLOTS_WIDTH;
@@ -78,13 +80,25 @@ static void net_call(NetSlots *c, int t, int call, float *out, const float *x,
                        c->Dc * sizeof(float));
             ts[r] = tcond[b];
             ls[r] = labels ? labels[b] : 0;
-        } else { /* an empty slot: its values never reach the other slots */
+        } else {
             memset(xs + (size_t)r * Dx, 0, Dx * sizeof(float));
             ts[r] = t_fill;
             ls[r] = c->num_classes;
         }
     }
-    unet_forward(c->nets[t], os, xs, ts, labels ? ls : NULL, NETSLOTS_WIDTH, 0, 0);
+    return slot;
+}
+
+/* One network call of NETSLOTS_WIDTH images on thread t's net: call `call` of the plan. */
+static void net_call(NetSlots *c, int t, int call, float *out, const float *x,
+                     const float *tcond, const int *labels)
+{
+    const size_t D = c->D, Dx = c->D + c->Dc;
+    const int *slot = fill_slots(c, t, call, x, tcond, labels);
+    float *os = c->os + (size_t)t * NETSLOTS_WIDTH * D;
+    unet_forward(c->nets[t], os, c->xs + (size_t)t * NETSLOTS_WIDTH * Dx,
+                 c->ts + (size_t)t * NETSLOTS_WIDTH,
+                 labels ? c->ls + (size_t)t * NETSLOTS_WIDTH : NULL, NETSLOTS_WIDTH, 0, 0);
     for (int r = 0; r < NETSLOTS_WIDTH; r++)
         if (slot[r] >= 0) memcpy(out + (size_t)slot[r] * D, os + (size_t)r * D, D * sizeof(float));
 }
@@ -95,29 +109,11 @@ static void vjp_call(NetSlots *c, int t, int call, float *out, float *grad, cons
                      const float *tcond, const int *labels, const float *target)
 {
     const size_t D = c->D, Dx = c->D + c->Dc;
+    const int *slot = fill_slots(c, t, call, x, tcond, labels);
     float *xs = c->xs + (size_t)t * NETSLOTS_WIDTH * Dx, *os = c->os + (size_t)t * NETSLOTS_WIDTH * D;
     float *ts = c->ts + (size_t)t * NETSLOTS_WIDTH;
     float *dx = c->vdx + (size_t)t * NETSLOTS_WIDTH * Dx, *dout = c->vdo + (size_t)t * NETSLOTS_WIDTH * D;
     int *ls = c->ls + (size_t)t * NETSLOTS_WIDTH;
-    const int *slot = c->plan + (size_t)call * NETSLOTS_WIDTH;
-    float t_fill = 0;
-    for (int r = 0; r < NETSLOTS_WIDTH; r++)
-        if (slot[r] >= 0) {
-            t_fill = tcond[slot[r]];
-            break;
-        }
-    for (int r = 0; r < NETSLOTS_WIDTH; r++) {
-        const int b = slot[r];
-        if (b >= 0) {
-            memcpy(xs + (size_t)r * Dx, x + (size_t)b * D, D * sizeof(float));
-            ts[r] = tcond[b];
-            ls[r] = labels ? labels[b] : 0;
-        } else {
-            memset(xs + (size_t)r * Dx, 0, Dx * sizeof(float));
-            ts[r] = t_fill;
-            ls[r] = c->num_classes;
-        }
-    }
     UNet *net = c->vnets[t];
     unet_forward(net, os, xs, ts, labels ? ls : NULL, NETSLOTS_WIDTH, 0, 0);
     for (int r = 0; r < NETSLOTS_WIDTH; r++) {
@@ -138,6 +134,24 @@ static void vjp_call(NetSlots *c, int t, int call, float *out, float *grad, cons
             memcpy(out + (size_t)slot[r] * D, os + (size_t)r * D, D * sizeof(float));
             memcpy(grad + (size_t)slot[r] * D, dx + (size_t)r * Dx, D * sizeof(float));
         }
+}
+
+int netslots_plan(int **plan, const uint64_t *keys, int nkeys, int B)
+{
+    /* the k-th image of residue r goes to call k, slot r */
+    int cnt[NETSLOTS_WIDTH] = {0}, ncalls = 0;
+    for (int b = 0; b < B; b++) {
+        int r = (int)(keys[b % nkeys] % NETSLOTS_WIDTH);
+        if (++cnt[r] > ncalls) ncalls = cnt[r];
+    }
+    *plan = xrealloc(*plan, sizeof **plan * (size_t)(ncalls ? ncalls : 1) * NETSLOTS_WIDTH);
+    for (int i = 0; i < ncalls * NETSLOTS_WIDTH; i++) (*plan)[i] = -1;
+    memset(cnt, 0, sizeof cnt);
+    for (int b = 0; b < B; b++) {
+        int r = (int)(keys[b % nkeys] % NETSLOTS_WIDTH);
+        (*plan)[(size_t)cnt[r]++ * NETSLOTS_WIDTH + r] = b;
+    }
+    return ncalls;
 }
 
 static void slots_batch(void *ctx, const uint64_t *seeds, int B)
@@ -163,19 +177,7 @@ static void slots_denoise(void *ctx, float *out, const float *x, const float *tc
                B, c->n);
     DDM_ASSERT(!c->Dc || c->cond, "netslots: the model takes a condition image; none was set");
     between(c);
-    /* the k-th image of residue r goes to call k, slot r */
-    int cnt[NETSLOTS_WIDTH] = {0}, ncalls = 0;
-    for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b % c->n] % NETSLOTS_WIDTH);
-        if (++cnt[r] > ncalls) ncalls = cnt[r];
-    }
-    c->plan = xrealloc(c->plan, sizeof *c->plan * (size_t)ncalls * NETSLOTS_WIDTH);
-    for (int i = 0; i < ncalls * NETSLOTS_WIDTH; i++) c->plan[i] = -1;
-    memset(cnt, 0, sizeof cnt);
-    for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b % c->n] % NETSLOTS_WIDTH);
-        c->plan[(size_t)cnt[r]++ * NETSLOTS_WIDTH + r] = b;
-    }
+    const int ncalls = netslots_plan(&c->plan, c->seeds, c->n, B);
     const int nt = c->n_nets < ncalls ? c->n_nets : ncalls;
     if (nt <= 1) {
         for (int k = 0; k < ncalls; k++) {
@@ -196,23 +198,6 @@ static void slots_denoise(void *ctx, float *out, const float *x, const float *tc
     between(c);
 }
 
-/* the slot plan of a call of B images: returns the number of calls */
-static int make_plan(NetSlots *c, int B)
-{
-    int cnt[NETSLOTS_WIDTH] = {0}, ncalls = 0;
-    for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b % c->n] % NETSLOTS_WIDTH);
-        if (++cnt[r] > ncalls) ncalls = cnt[r];
-    }
-    c->plan = xrealloc(c->plan, sizeof *c->plan * (size_t)(ncalls ? ncalls : 1) * NETSLOTS_WIDTH);
-    for (int i = 0; i < ncalls * NETSLOTS_WIDTH; i++) c->plan[i] = -1;
-    memset(cnt, 0, sizeof cnt);
-    for (int b = 0; b < B; b++) {
-        int r = (int)(c->seeds[b % c->n] % NETSLOTS_WIDTH);
-        c->plan[(size_t)cnt[r]++ * NETSLOTS_WIDTH + r] = b;
-    }
-    return ncalls;
-}
 
 static void slots_vjp(void *ctx, float *out, float *grad, const float *x, const float *tcond,
                       const int *labels, const float *target, int B)
@@ -231,7 +216,7 @@ static void slots_vjp(void *ctx, float *out, float *grad, const float *x, const 
         c->vdo = xalloc_floats((size_t)c->n_nets * NETSLOTS_WIDTH * c->D);
     }
     between(c);
-    const int ncalls = make_plan(c, B);
+    const int ncalls = netslots_plan(&c->plan, c->seeds, c->n, B);
     const int nt = c->n_nets < ncalls ? c->n_nets : ncalls;
     if (nt <= 1) {
         for (int k = 0; k < ncalls; k++) {

@@ -48,6 +48,11 @@ typedef struct {
  * nested OpenMP regions are off until netslots_free. */
 void netslots_init(NetSlots *ns, const UNetConfig *uc, const float *weights, int threads);
 void netslots_free(NetSlots *ns);
+/* The slot plan of a call of B images whose keys are keys[b % nkeys] (a guided call holds
+ * the batch twice): the k-th image of residue r = key % NETSLOTS_WIDTH goes to call k,
+ * slot r. *plan (realloc'd) gets calls x NETSLOTS_WIDTH image indices, -1 for an empty
+ * slot; returns the number of calls. core/clsguide.c plans the classifier's calls alike. */
+int netslots_plan(int **plan, const uint64_t *keys, int nkeys, int B);
 /* A denoiser over the slots (fn, batch_fn, vjp_fn and ctx set; the caller keeps ns
  * alive). The gradient (vjp_fn) runs each slot call forward and backward on training
  * nets made on first use, one per thread. */

@@ -4,16 +4,11 @@
 # on the binaries built under AddressSanitizer + UndefinedBehaviorSanitizer (bin-asan/).
 # Any sanitizer report fails it: ASan aborts on the first error; UBSan is built with
 # -fno-sanitize-recover; leaks are not checked (MPI and HDF5 keep their own at exit).
-set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 B=$ROOT/bin-asan
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_pml=ob1
-export OMPI_MCA_mpi_yield_when_idle=1 OMP_NUM_THREADS=1
-TMP=$(mktemp -d /tmp/ddm-asan.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+export OMP_NUM_THREADS=1
 pass=0 failn=0
 run() { # what, command...
     local what=$1; shift
@@ -30,22 +25,7 @@ done
 cd "$TMP"
 D=$B/ddm
 run "prep" "$D" prep --from fashion-mnist --split test --pad 2 --limit 128 --out fm.h5
-cat > tiny.ini <<'INI'
-[model]
-ch = 8
-ch_mult = 1,2
-num_res_blocks = 1
-attn_resolutions = 16
-groups = 4
-num_classes = 10
-[diffusion]
-timesteps = 50
-[train]
-batch = 8
-max_steps = 4
-ckpt_every = 2
-ema = 0.9
-INI
+tiny_ini tiny.ini "batch = 8" "max_steps = 4" "ckpt_every = 2"
 run "train, 2 ranks" mpirun -n 2 --bind-to none "$D" train --data fm.h5 --config tiny.ini --out run
 run "train resumed, 2 ranks" mpirun -n 2 --bind-to none "$D" train --data fm.h5 --config tiny.ini --out run --set train.max_steps=6
 run "noisy classifier" "$D" train --data fm.h5 --config tiny.ini --task noisy-classifier --out nc

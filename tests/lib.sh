@@ -30,5 +30,13 @@ check_fails() {
     elif grep -Eq -- "$pat" "$TMP/last.out"; then ok "$what: $(grep -E -m1 -- "$pat" "$TMP/last.out")"
     else fail "$what (no '$pat' in output)"; sed 's/^/    | /' "$TMP/last.out" | tail -5; fi
 }
+# tiny_ini FILE [LINE...]: the tests' tiny class-conditional model (ch 8, two levels, 10
+# classes, T = 100, EMA 0.9); the LINEs ("batch = 8", ...) complete its [train] section
+tiny_ini() {
+    local f=$1; shift
+    { printf '[model]\nch = 8\nch_mult = 1,2\nnum_res_blocks = 1\nattn_resolutions = 16\ngroups = 4\n'
+      printf 'num_classes = 10\n[diffusion]\ntimesteps = 100\n[train]\nema = 0.9\n'
+      [ $# -gt 0 ] && printf '%s\n' "$@"; } > "$f"
+}
 mpirun2() { mpirun -n "$1" --oversubscribe --bind-to none "${@:2}"; }
 summary() { echo "$_PASS passed, $_FAIL failed"; [ "$_FAIL" -eq 0 ]; }

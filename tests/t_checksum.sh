@@ -9,21 +9,7 @@ source "$(dirname "$0")/lib.sh"
 export OMP_NUM_THREADS=1
 cd "$TMP"
 $DDM prep --from fashion-mnist --split test --pad 2 --limit 64 --out fm.h5 >/dev/null || { fail "prep"; summary; exit 1; }
-cat > tiny.ini <<'INI'
-[model]
-ch = 8
-ch_mult = 1,2
-num_res_blocks = 1
-attn_resolutions = 16
-groups = 4
-num_classes = 10
-[diffusion]
-timesteps = 100
-[train]
-batch = 8
-max_steps = 2
-ema = 0.9
-INI
+tiny_ini tiny.ini "batch = 8" "max_steps = 2"
 check "train 2 steps" $DDM train --data fm.h5 --config tiny.ini --out run
 check "sample 16 images" $DDM sample --ckpt run --out s.h5 --seeds 0-15 --steps 3
 # flip one bit of the stored bytes of DATASET in FILE (its first chunk)

@@ -10,25 +10,7 @@ export OMP_NUM_THREADS=1
 cd "$TMP"
 D=$TMP/fm.h5
 $DDM prep --from fashion-mnist --split test --pad 2 --limit 256 --out "$D" >/dev/null || { fail "prep"; summary; exit 1; }
-cat > tiny.ini <<'INI'
-[model]
-ch = 8
-ch_mult = 1,2
-num_res_blocks = 1
-attn_resolutions = 16
-groups = 4
-num_classes = 10
-[diffusion]
-timesteps = 100
-[train]
-batch = 16
-lr = 1e-3
-warmup = 10
-max_steps = 20
-log_every = 10
-ckpt_every = 20
-ema = 0.9
-INI
+tiny_ini tiny.ini "batch = 16" "lr = 1e-3" "warmup = 10" "max_steps = 20" "log_every = 10" "ckpt_every = 20"
 check "train a tiny class-conditional vp model" $DDM train --data "$D" --config tiny.ini --out vp
 NC="--config tiny.ini --task noisy-classifier --set train.lr=3e-3 --set train.max_steps=60 --set train.ckpt_every=60"
 check "train a tiny noisy classifier, 1 rank" $DDM train --data "$D" $NC --out nc1

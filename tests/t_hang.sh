@@ -7,20 +7,7 @@ source "$(dirname "$0")/lib.sh"
 export OMP_NUM_THREADS=1 DDM_HANG_TIMEOUT=5
 cd "$TMP"
 $DDM prep --from fashion-mnist --split test --pad 2 --limit 256 --out fm.h5 >/dev/null || { fail "prep"; summary; exit 1; }
-cat > tiny.ini <<'INI'
-[model]
-ch = 8
-ch_mult = 1,2
-num_res_blocks = 1
-attn_resolutions = 16
-groups = 4
-num_classes = 10
-[diffusion]
-timesteps = 100
-[train]
-batch = 16
-ema = 0.9
-INI
+tiny_ini tiny.ini "batch = 16"
 # stop_one LOG PATTERN READY: wait for READY (a file), SIGSTOP one rank matching PATTERN,
 # wait for the job; sets rc and secs
 stop_one() {

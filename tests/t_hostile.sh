@@ -10,21 +10,7 @@ fixtures() {
     $DDM prep --from fashion-mnist --split test --pad 2 --limit 64 --out ds.h5 &&
     $DDM prep --from noise:64,1x32x32 --out nolab.h5 &&
     $DDM prep --from noise:8,3x32x32 --out noise3.h5 &&
-    cat > tiny.ini <<'INI' &&
-[model]
-ch = 8
-ch_mult = 1,2
-num_res_blocks = 1
-attn_resolutions = 16
-groups = 4
-num_classes = 10
-[diffusion]
-timesteps = 100
-[train]
-batch = 8
-max_steps = 2
-ema = 0.9
-INI
+    tiny_ini tiny.ini "batch = 8" "max_steps = 2" &&
     { cat tiny.ini; echo "lr = 1e-3"; echo "lr = 2e-3"; } > dup.ini &&
     $DDM train --data ds.h5 --config tiny.ini --out run &&
     cp run/ckpt-00000002.h5 ck.h5 &&
