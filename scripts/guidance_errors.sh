@@ -56,8 +56,10 @@ bad "classifier-free guidance on a model without classes" "$DDM" sample --ckpt u
 bad "a class for a model without classes, no classifier" "$DDM" sample --ckpt uncond --out bad.h5 --seeds 0 --class 1
 bad "pnp with the noise-aware classifier as its constraint" B --sampler pnp --class 1 --classifier "$GUIDE" --classifier-scale 1
 bad "pnp with classifier-free guidance" B --sampler pnp --class 1 --guidance 2
-/usr/bin/python3 - "$README" <<'PY'
+/usr/bin/python3 - "$README" "$ROOT/scripts" <<'PY'
 import os, sys
+sys.path.insert(0, sys.argv[2])
+from readme_section import put_section
 rows = [l.rstrip("\n").split("\t") for l in open("errors.tsv") if l.strip()]
 short = lambda s: " ".join(os.path.basename(w) if "/" in w else w for w in s.split(" "))
 lines = ["Each run is refused before any work: its exit status, whether an output file was left, "
@@ -68,13 +70,6 @@ for what, rc, left, err in rows:
     lines.append(f"| {what} | {rc} | {left} | `{short(err)}` |".replace(" | x)", " \\| x)"))
 text = "\n".join(lines) + "\n"
 print(text)
-readme = sys.argv[1]
-if readme:
-    r = open(readme).read()
-    b, e = "<!-- guidance-errors -->", "<!-- /guidance-errors -->"
-    if b not in r or e not in r:
-        raise SystemExit(f"{readme}: no {b} ... {e} markers")
-    i, j = r.index(b) + len(b), r.index(e)
-    open(readme + ".tmp", "w").write(r[:i] + "\n" + text + r[j:])
-    os.replace(readme + ".tmp", readme)
+if sys.argv[1]:
+    put_section(sys.argv[1], "guidance-errors", text)
 PY

@@ -13,10 +13,14 @@ Needs numpy, h5py and PIL (scripts/deps.sh installs them)."""
 import argparse
 import json
 import os
+import sys
 
 import h5py
 import numpy as np
 from PIL import Image, ImageDraw
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from readme_section import put_section  # noqa: E402
 
 ROWS = [("uncond", "no", "none"), ("uncond-s1", "no", "1"), ("uncond-s10", "no", "10"),
         ("cond", "yes", "none"), ("cond-s1", "yes", "1"), ("cond-s10", "yes", "10")]
@@ -124,15 +128,7 @@ def main():
             f.write(text)
     print(text)
     if a.readme:
-        with open(a.readme) as f:
-            r = f.read()
-        b, e = "<!-- guidance-results -->", "<!-- /guidance-results -->"
-        if b not in r or e not in r:
-            raise SystemExit(f"{a.readme}: no {b} ... {e} markers")
-        i, j = r.index(b) + len(b), r.index(e)
-        with open(a.readme + ".tmp", "w") as f:
-            f.write(r[:i] + "\n" + text + r[j:])
-        os.replace(a.readme + ".tmp", a.readme)
+        put_section(a.readme, "guidance-results", text)
 
 
 if __name__ == "__main__":

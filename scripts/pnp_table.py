@@ -11,10 +11,14 @@ between <!-- pnp-results --> and <!-- /pnp-results -->. Needs numpy, h5py and PI
 import argparse
 import json
 import os
+import sys
 
 import h5py
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from readme_section import put_section  # noqa: E402
 
 
 def group(path):
@@ -102,15 +106,7 @@ def main():
             f.write(text)
     print(text)
     if a.readme:
-        with open(a.readme) as f:
-            r = f.read()
-        b, e = "<!-- pnp-results -->", "<!-- /pnp-results -->"
-        if b not in r or e not in r:
-            raise SystemExit(f"{a.readme}: no {b} ... {e} markers")
-        i, j = r.index(b) + len(b), r.index(e)
-        with open(a.readme + ".tmp", "w") as f:
-            f.write(r[:i] + "\n" + text + r[j:])
-        os.replace(a.readme + ".tmp", a.readme)
+        put_section(a.readme, "pnp-results", text)
 
 
 if __name__ == "__main__":

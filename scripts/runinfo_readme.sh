@@ -19,18 +19,7 @@ out=$(bin/ddm info "$RUN" | sed "s#$(dirname "$RUN")/##g")
 cp "$RUN/curves.png" docs/curves-fmnist.png
 echo "$out"
 if [ -n "$README" ]; then
-    /usr/bin/python3 - "$README" "$out" <<'PY'
-import os, sys
-readme, out = sys.argv[1], sys.argv[2]
-text = ("```\n$ ddm info fmnist\n" + out + "\n```\n\n"
-        "![training curves of the shipped model: loss by timestep quartile, learning rate, "
-        "images/s](docs/curves-fmnist.png)\n")
-r = open(readme).read()
-b, e = "<!-- runinfo -->", "<!-- /runinfo -->"
-if b not in r or e not in r:
-    raise SystemExit(f"{readme}: no {b} ... {e} markers")
-i, j = r.index(b) + len(b), r.index(e)
-open(readme + ".tmp", "w").write(r[:i] + "\n" + text + r[j:])
-os.replace(readme + ".tmp", readme)
-PY
+    { printf '```\n$ ddm info fmnist\n%s\n```\n\n' "$out"
+      echo "![training curves of the shipped model: loss by timestep quartile, learning rate, images/s](docs/curves-fmnist.png)"
+    } | /usr/bin/python3 scripts/readme_section.py "$README" runinfo -
 fi
