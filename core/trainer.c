@@ -27,16 +27,12 @@ static void alloc_buffers(Trainer *t)
     t->per_image = xcalloc((size_t)t->B, sizeof(double));
 }
 
-void trainer_init_diffusion(Trainer *t, UNet *net, const Schedule *s, int num_classes,
-                            double p_uncond, uint64_t seed, int B, int64_t batch_global,
-                            int C, int S)
+/* the fields every task shares, then the buffers */
+static void init_common(Trainer *t, int task, int num_classes, uint64_t seed, int B,
+                        int64_t batch_global, int C, int S)
 {
-    memset(t, 0, sizeof *t);
-    t->task = 0;
-    t->unet = net;
-    t->sched = s;
+    t->task = task;
     t->num_classes = num_classes;
-    t->p_uncond = p_uncond;
     t->seed = seed;
     t->B = B;
     t->batch_global = batch_global;
@@ -46,20 +42,23 @@ void trainer_init_diffusion(Trainer *t, UNet *net, const Schedule *s, int num_cl
     alloc_buffers(t);
 }
 
+void trainer_init_diffusion(Trainer *t, UNet *net, const Schedule *s, int num_classes,
+                            double p_uncond, uint64_t seed, int B, int64_t batch_global,
+                            int C, int S)
+{
+    memset(t, 0, sizeof *t);
+    t->unet = net;
+    t->sched = s;
+    t->p_uncond = p_uncond;
+    init_common(t, 0, num_classes, seed, B, batch_global, C, S);
+}
+
 void trainer_init_classifier(Trainer *t, Classifier *net, uint64_t seed, int B,
                              int64_t batch_global, int C, int S)
 {
     memset(t, 0, sizeof *t);
-    t->task = 1;
     t->clf = net;
-    t->num_classes = classifier_config(net)->num_classes;
-    t->seed = seed;
-    t->B = B;
-    t->batch_global = batch_global;
-    t->C = C;
-    t->S = S;
-    t->D = (size_t)C * S * S;
-    alloc_buffers(t);
+    init_common(t, 1, classifier_config(net)->num_classes, seed, B, batch_global, C, S);
 }
 
 void trainer_init_noisy_classifier(Trainer *t, UNet *net, const Schedule *s, uint64_t seed,
@@ -69,17 +68,9 @@ void trainer_init_noisy_classifier(Trainer *t, UNet *net, const Schedule *s, uin
     DDM_ASSERT(c->head == UNET_HEAD_POOL && c->out_ch >= 2 && c->out_ch <= C * S * S,
                "trainer_init_noisy_classifier: needs a pooled U-Net with 2..D logits");
     memset(t, 0, sizeof *t);
-    t->task = 2;
     t->unet = net;
     t->sched = s;
-    t->num_classes = c->out_ch;
-    t->seed = seed;
-    t->B = B;
-    t->batch_global = batch_global;
-    t->C = C;
-    t->S = S;
-    t->D = (size_t)C * S * S;
-    alloc_buffers(t);
+    init_common(t, 2, c->out_ch, seed, B, batch_global, C, S);
 }
 
 void trainer_free(Trainer *t)
