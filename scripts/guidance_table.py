@@ -60,19 +60,28 @@ def table(res, n, steps, rows_file):
 
 
 def pattern(res):
-    """The seed's claims, checked on these numbers."""
+    """The seed's claims, checked on these numbers: each from no guidance to scale 10, and
+    whether scale 1 lies between (the seed's own unconditional row at scale 1 does not)."""
     def yes(b):
         return "holds" if b else "does not hold"
+
+    def trend(key, r0, r1, r10, up, fmt):
+        v0, v1, v10 = r0[key], r1[key], r10[key]
+        ok = v10 > v0 if up else v10 < v0
+        mono = (v0 <= v1 <= v10) if up else (v0 >= v1 >= v10)
+        word = "rises" if up else "falls"
+        s = f"{key.replace('_', ' ')} {word} ({fmt % v0} -> {fmt % v1} -> {fmt % v10}): {yes(ok)}"
+        if ok and not mono:
+            s += f" from none to 10, not at scale 1 ({fmt % v1})"
+        return s
     lines = []
     for side, a, b1, b10 in (("without the class", "uncond", "uncond-s1", "uncond-s10"),
                              ("with the class", "cond", "cond-s1", "cond-s10")):
         r0, r1, r10 = res[a], res[b1], res[b10]
-        lines.append(
-            f"- {side}: IS rises with the scale ({r0['is']:.2f} -> {r1['is']:.2f} -> {r10['is']:.2f}): "
-            f"{yes(r10['is'] > r0['is'])}; precision rises ({r0['precision']:.3f} -> {r10['precision']:.3f}): "
-            f"{yes(r10['precision'] > r0['precision'])}; recall falls ({r0['recall']:.3f} -> {r10['recall']:.3f}): "
-            f"{yes(r10['recall'] < r0['recall'])}; class match rises ({r0['class_match']:.3f} -> "
-            f"{r10['class_match']:.3f}): {yes(r10['class_match'] > r0['class_match'])}.")
+        parts = [trend("is", r0, r1, r10, True, "%.2f"), trend("precision", r0, r1, r10, True, "%.3f"),
+                 trend("recall", r0, r1, r10, False, "%.3f"),
+                 trend("class_match", r0, r1, r10, True, "%.3f")]
+        lines.append(f"- {side}: " + "; ".join(parts).replace("is rises", "IS rises") + ".")
     fids = {g: res[g]["fid"] for g, _, _ in ROWS}
     best = min(fids, key=fids.get)
     lines.append(f"- the best FID is the row `{best}` ({fids[best]:.2f}); the seed's best is conditional "
