@@ -294,6 +294,29 @@ if need "tiny dataset" prep; then
 fi
 newest() { find "$1" -maxdepth 1 -name 'ckpt-*.h5' 2>/dev/null | sort | tail -1; }
 
+# 'scontrol requeue' of a running train job (the path of PreemptMode=REQUEUE): Slurm
+# signals the batch script, ddm checkpoints and exits 99, the script's own requeue request
+# is refused because Slurm is requeueing it already; issue 17: that printed an error line
+if need "scontrol requeue of a running train job" train && [ $have_data = 1 ]; then
+    RQ=$TMP/real-rq
+    mkdir -p "$RQ"
+    j=$(sbatch --parsable -o "$RQ/train.out" "$ROOT/slurm/train.sbatch" \
+        --data "$TMP/data.h5" --out "$RQ" --config "$TMP/tiny.ini" --set train.max_steps=80)
+    for _ in $(seq 1 300); do [ -n "$(newest "$RQ")" ] && break; sleep 0.1; done
+    scontrol requeue "$j"
+    wait_jobs 180 "$j" || scancel "$j"
+    restarts=$(job_field "$j" Restarts)
+    # Slurm's own lines (slurmstepd's "CANCELLED ... DUE TO JOB REQUEUE", srun's exit code) are
+    # not the script's: no error line of train.sbatch or ddm
+    if all_completed "$j" && [ "${restarts:-0}" -ge 1 ] && ! grep -Eq 'ddm-train [0-9]+: error|ddm: error' "$RQ/train.out" &&
+       [ "$(basename "$(newest "$RQ")")" = ckpt-00000080.h5 ]; then
+        ok "scontrol requeue of a running train job: requeued (Restarts=$restarts), resumed, finished, no error line of train.sbatch or ddm: $(grep -m1 -o 'Slurm is requeueing the job already[^:]*\|exit 99): requeueing' "$RQ/train.out")"
+    else
+        fail "scontrol requeue of a running train job (state $(job_field "$j" JobState), restarts ${restarts:-?})"
+        show_log "$RQ/train.out" 25
+    fi
+fi
+
 # preemption: train.sbatch gets USR1 mid-run, checkpoints, is requeued and finishes; the
 # weights equal those of an uninterrupted run at the same rank count
 if need "preemption with the real ddm train" train && [ $have_data = 1 ]; then
