@@ -388,6 +388,25 @@ assert all(v == [4, 5, 6, 7] for v in b.values()), b" "$RUN/s.part-0.h5" "$RUN/s
             check "real ddm: merged 2-element array equals the single job's file byte for byte" \
                 cmp "$RUN/merged.h5" "$RUN/single.h5"
         fi
+        # a stale merge (issue 17): eval.sbatch merges the parts and scores; then the parts get
+        # a new group (another sampler setting in the same folder) and eval.sbatch runs again:
+        # it must merge again and score the new group too
+        if need "eval.sbatch re-merges changed parts" merge eval; then
+            EV=(--merge-from "$RUN/s.part-0.h5" --merge-from "$RUN/s.part-1.h5" --samples "$RUN/m.h5"
+                --ref "$TMP/data.h5" --features pixels --metrics fid --out "$RUN/res.jsonl")
+            je=$(sbatch --parsable -o "$RUN/eval1.out" "$ROOT/slurm/eval.sbatch" "${EV[@]}")
+            wait_jobs 60 "$je" || scancel "$je"
+            "$DDM" sample --ckpt "$CKPT" --out "$RUN/s.part-0.h5" --seeds 0-3 --steps 5 >/dev/null 2>&1 &&
+            "$DDM" sample --ckpt "$CKPT" --out "$RUN/s.part-1.h5" --seeds 4-7 --steps 5 >/dev/null 2>&1
+            je2=$(sbatch --parsable -o "$RUN/eval2.out" "$ROOT/slurm/eval.sbatch" "${EV[@]}")
+            wait_jobs 60 "$je2" || scancel "$je2"
+            if all_completed "$je" && all_completed "$je2" && grep -q '"group": "ddim-5-eta0"' "$RUN/res.jsonl" &&
+               grep -q 'merge 2 parts again' "$RUN/eval2.out"; then
+                ok "eval.sbatch in a re-run: merged the parts again and scored the new group ($(grep -c '"group"' "$RUN/res.jsonl") results lines)"
+            else
+                fail "eval.sbatch re-merge of changed parts"; show_log "$RUN/eval2.out" 15
+            fi
+        fi
     else
         fail "real ddm sample array and single job complete"
         for f in "$RUN"/*.out; do echo "    | -- $f"; show_log "$f" 8; done
