@@ -14,6 +14,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from readme_section import put_section  # noqa: E402
+
 
 def last_line(path):
     rows = [json.loads(l) for l in open(path) if l.strip()]
@@ -52,14 +55,7 @@ def table(rows, run):
 
 
 def readme_splice(readme, text):
-    a, b = "<!-- nll-results -->", "<!-- /nll-results -->"
-    s = open(readme).read()
-    if a not in s or b not in s:
-        sys.exit(f"{readme}: no {a} ... {b} lines to put the table between")
-    i, j = s.index(a) + len(a), s.index(b)
-    tmp = readme + ".tmp"
-    open(tmp, "w").write(s[:i] + "\n" + text + s[j:])
-    os.replace(tmp, readme)
+    put_section(readme, "nll-results", text)
 
 
 def main():
