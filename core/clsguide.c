@@ -46,6 +46,18 @@ void clsguide_free(ClsGuide *g)
     memset(g, 0, sizeof *g);
 }
 
+/* log p(y) = log softmax(l)_y of logits l (K), and its gradient d log p / d l =
+ * onehot(y) - softmax(l) into d (K), in float64 */
+static double logp_grad(float *d, const float *l, int K, int y)
+{
+    double mx = l[0], sum = 0;
+    for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+    for (int k = 0; k < K; k++) sum += exp((double)l[k] - mx);
+    const double lse = mx + log(sum);
+    for (int k = 0; k < K; k++) d[k] = (float)((k == y) - exp((double)l[k] - lse));
+    return (double)l[y] - lse;
+}
+
 /* Call `call` of the plan on thread t's net. */
 static void cls_call(ClsGuide *g, int t, int call, float *grad, double *logp, const float *x,
                      const float *tcond, const int *targets)
@@ -81,13 +93,8 @@ static void cls_call(ClsGuide *g, int t, int call, float *grad, double *logp, co
             memset(d, 0, sizeof(float) * (size_t)K);
             continue;
         }
-        /* d log softmax(l)_y / d l = onehot(y) - softmax(l), in float64 */
-        double mx = l[0], sum = 0;
-        for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
-        for (int k = 0; k < K; k++) sum += exp((double)l[k] - mx);
-        const double lse = mx + log(sum);
-        for (int k = 0; k < K; k++) d[k] = (float)((k == targets[b]) - exp((double)l[k] - lse));
-        if (logp) logp[b] = (double)l[targets[b]] - lse;
+        const double lp = logp_grad(d, l, K, targets[b]);
+        if (logp) logp[b] = lp;
     }
     memset(dx, 0, sizeof(float) * W * D);
     unet_zero_grad(net); /* the parameter gradients are a by-product, not kept */
@@ -161,11 +168,7 @@ static void clean_one(ClsClean *g, int t, float *grad, const float *x, int y)
     float *l = g->lg + (size_t)t * K, *d = g->dl + (size_t)t * K;
     Classifier *net = g->nets[t];
     classifier_forward(net, l, NULL, x, 1);
-    double mx = l[0], sum = 0;
-    for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
-    for (int k = 0; k < K; k++) sum += exp((double)l[k] - mx);
-    const double lse = mx + log(sum);
-    for (int k = 0; k < K; k++) d[k] = (float)((k == y) - exp((double)l[k] - lse));
+    logp_grad(d, l, K, y);
     memset(grad, 0, g->D * sizeof(float));
     classifier_zero_grad(net);
     classifier_backward(net, grad, d);
